@@ -1,0 +1,34 @@
+/** The tamper-evident audit log: the only surface other modules may import. */
+export { assertJsonValue, canonicalJson, type JsonObject, type JsonValue, parseCanonical } from "./canonical.js";
+export { type Checkpoint, formatCheckpoint, parseCheckpoint } from "./checkpoint.js";
+export { type AuditEntry, type BlobRef, decodeEntry, ENTRY_KINDS, type EntryKind, MAX_DATA_BYTES } from "./entry.js";
+export { AuditError, type AuditErrorCode } from "./errors.js";
+export { readCheckpointFile } from "./export/checkpoint-file.js";
+export { ExportSource } from "./export/export-source.js";
+export { EXPORT_FILES } from "./export/layout.js";
+export type { ExportSummary } from "./export/write-export.js";
+export {
+  type AppendInput,
+  type Appended,
+  AuditLog,
+  type AuditLogOptions,
+  type BlobInput,
+  type ConsistencyProof,
+  type InclusionProof,
+  type SignedCheckpoint,
+} from "./log.js";
+export { EMPTY_ROOT, leafHash, nodeHash, sha256 } from "./merkle/hash.js";
+export { ProofError, rootFromInclusionProof, verifyConsistency, verifyInclusion } from "./merkle/verify.js";
+export {
+  generateNoteKey,
+  keyIdFor,
+  type NoteSignerKey,
+  type NoteVerifierKey,
+  parseSignerKey,
+  parseVerifierKey,
+} from "./note/keys.js";
+export { openNote, signNote, splitNotes } from "./note/signed-note.js";
+export { type CheckedTlogProof, formatTlogProof, verifyTlogProof } from "./tlog-proof.js";
+export { openAuditDatabase } from "./open-database.js";
+export type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./verify/report.js";
+export { verifyLog } from "./verify/verify-log.js";

@@ -1,0 +1,31 @@
+import type { LogStore } from "../store/log-store.js";
+import type { LogSource, SourceEntry } from "./source.js";
+
+/** Reads a live (or copied) audit database for verification and export. */
+export class DatabaseSource implements LogSource {
+  constructor(
+    private readonly store: LogStore,
+    readonly origin: string,
+    readonly vkey: string,
+  ) {}
+
+  async *entries(): AsyncGenerator<SourceEntry> {
+    let position = 0;
+    for await (const row of this.store.scan()) {
+      yield { position, bytes: row.bytes, nodes: row.nodes, chain: row.chain };
+      position += 1;
+    }
+  }
+
+  async blob(sha256: string): Promise<Buffer | undefined> {
+    return (await this.store.blob(sha256))?.content;
+  }
+
+  async checkpoints(): Promise<string[]> {
+    return (await this.store.checkpoints()).map((row) => row.note);
+  }
+
+  async blobType(sha256: string): Promise<string | undefined> {
+    return (await this.store.blob(sha256))?.type;
+  }
+}
