@@ -12,7 +12,8 @@ export type AuditErrorCode =
   | "AUDIT_BAD_CHECKPOINT"
   | "AUDIT_BLOB_NOT_FOUND"
   | "AUDIT_BAD_EXPORT"
-  | "AUDIT_KEY_MISMATCH";
+  | "AUDIT_KEY_MISMATCH"
+  | "AUDIT_LOCKED";
 
 export class AuditError extends Error {
   readonly code: AuditErrorCode;

@@ -29,6 +29,7 @@ export {
 } from "./note/keys.js";
 export { openNote, signNote, splitNotes } from "./note/signed-note.js";
 export { type CheckedTlogProof, formatTlogProof, verifyTlogProof } from "./tlog-proof.js";
-export { openAuditDatabase } from "./open-database.js";
+export { AuditReader, type EntryFilter } from "./reader.js";
 export type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./verify/report.js";
+export type { LogSource, SourceEntry } from "./verify/source.js";
 export { verifyLog } from "./verify/verify-log.js";

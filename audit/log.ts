@@ -10,6 +10,7 @@ import { consistencyPath, inclusionPath, type NodeId, subtreeHash, withFetchedNo
 import type { NoteSignerKey } from "./note/keys.js";
 import { signNote } from "./note/signed-note.js";
 import { type BlobRow, type EntryRow, LogStore } from "./store/log-store.js";
+import { acquireWriterLock } from "./store/writer-lock.js";
 import { DatabaseSource } from "./verify/db-source.js";
 import type { VerifyReport } from "./verify/report.js";
 import { verifyLog } from "./verify/verify-log.js";
@@ -99,6 +100,7 @@ export class AuditLog {
     private range: CompactRange,
     private chain: Buffer,
     lastCheckpointSize: number,
+    private readonly releaseLock: () => Promise<void>,
   ) {
     this.clock = options.clock ?? (() => new Date());
     this.durable = { size: range.size, root: range.root() };
@@ -111,7 +113,14 @@ export class AuditLog {
   }
 
   static async open(options: AuditLogOptions): Promise<AuditLog> {
-    const store = await LogStore.open(options.path);
+    const releaseLock = await acquireWriterLock(options.path);
+    let store: LogStore;
+    try {
+      store = await LogStore.open(options.path);
+    } catch (err) {
+      await releaseLock();
+      throw new AuditError("AUDIT_STORAGE", `cannot open audit log: ${(err as Error).message}`, { cause: err });
+    }
     try {
       const origin = options.signer.name;
       const storedVkey = await store.meta("vkey");
@@ -122,7 +131,7 @@ export class AuditLog {
       }
       const { range, chain } = await AuditLog.loadHead(store);
       const latest = await store.latestCheckpoint();
-      const log = new AuditLog(store, options, range, chain, latest?.size ?? 0);
+      const log = new AuditLog(store, options, range, chain, latest?.size ?? 0, releaseLock);
       if (range.size === 0) {
         await log.append({
           actor: "skillgate",
@@ -134,6 +143,7 @@ export class AuditLog {
       return log;
     } catch (err) {
       await store.close().catch(() => undefined);
+      await releaseLock();
       throw err;
     }
   }
@@ -397,5 +407,6 @@ export class AuditLog {
     if (!this.failure && this.durable.size > this.lastCheckpointSize) await this.checkpoint().catch(() => undefined);
     await this.checkpointing?.catch(() => undefined);
     await this.store.close();
+    await this.releaseLock();
   }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { summarizeError } from "../errors.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerInit } from "./commands/init.js";
+
+function buildProgram(): Command {
+  const program = new Command("skillgate")
+    .description("A security-hardened runtime for AI-agent skills")
+    .version("0.1.0")
+    .option("--home <dir>", "state directory (default: $SKILLGATE_HOME or ./.skillgate)")
+    .option("--json", "machine-readable output: one JSON value on stdout")
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  // Commander prints its own usage errors; we print one line of our own instead.
+  program.configureOutput({ outputError: () => {} });
+  registerInit(program);
+  registerAudit(program);
+  registerDemo(program);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({ outputError: () => {} });
+    for (const sub of command.commands) sub.exitOverride().configureOutput({ outputError: () => {} });
+  }
+  return program;
+}
+
+function fail(code: string, message: string, exitCode: number, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
+  process.stderr.write(`skillgate: ${code}: ${message}\n`);
+  process.exitCode = exitCode;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const json = argv.includes("--json");
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help (asked for, or shown for a bare command group) has already been printed.
+      if (err.exitCode === 0 || err.code === "commander.help") {
+        process.exitCode = err.exitCode;
+        return;
+      }
+      fail("USAGE", err.message.replace(/^error: /, ""), 2, json);
+      return;
+    }
+    const summary = summarizeError(err);
+    fail(summary.code, summary.message, 1, json);
+  }
+}
+
+await main(process.argv);

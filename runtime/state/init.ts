@@ -1,0 +1,45 @@
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { generateNoteKey } from "../../audit/index.js";
+import { defaultConfig, saveConfig } from "../config/load.js";
+import { SkillgateError } from "../errors.js";
+import { readTextIfExists, writePrivateFile } from "./files.js";
+import { type StatePaths, statePaths } from "./state-dir.js";
+
+export interface InitResult {
+  paths: StatePaths;
+  vkey: string;
+  created: boolean;
+}
+
+/** A log origin unique to this installation, valid as a signed-note key name. */
+function newOrigin(): string {
+  const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63) || "host";
+  return `skillgate.local/${host}/${randomBytes(4).toString("hex")}`;
+}
+
+/** Creates the state dir with config and the audit signing key. Refuses to overwrite. */
+export async function initState(home: string): Promise<InitResult> {
+  const paths = statePaths(home);
+  if ((await readTextIfExists(paths.config)) !== undefined) {
+    throw new SkillgateError("ALREADY_INITIALIZED", `${home} is already initialized`);
+  }
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await mkdir(paths.keysDir, { recursive: true, mode: 0o700 });
+  const key = generateNoteKey(newOrigin());
+  await writePrivateFile(paths.auditSigningKey, `${key.skey}\n`, { exclusive: true });
+  await writePrivateFile(paths.auditVerifierKey, `${key.vkey}\n`);
+  await saveConfig(paths.config, defaultConfig());
+  return { paths, vkey: key.vkey, created: true };
+}
+
+/** For commands that should just work on embedded defaults (e.g. `npm start`). */
+export async function ensureState(home: string): Promise<InitResult> {
+  const paths = statePaths(home);
+  const vkey = await readTextIfExists(paths.auditVerifierKey);
+  if ((await readTextIfExists(paths.config)) !== undefined && vkey !== undefined) {
+    return { paths, vkey: vkey.trim(), created: false };
+  }
+  return initState(home);
+}

@@ -1,0 +1,37 @@
+import { isAbsolute, join, resolve } from "node:path";
+
+export const DEFAULT_HOME = ".skillgate";
+
+/** Where everything skillgate keeps lives; one place, so tests and users can relocate it. */
+export interface StatePaths {
+  home: string;
+  config: string;
+  keysDir: string;
+  auditSigningKey: string;
+  auditVerifierKey: string;
+  auditDb: string;
+  exportsDir: string;
+}
+
+export function resolveHome(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = explicit ?? env.SKILLGATE_HOME ?? DEFAULT_HOME;
+  return isAbsolute(chosen) ? chosen : resolve(process.cwd(), chosen);
+}
+
+export function statePaths(home: string): StatePaths {
+  const keysDir = join(home, "keys");
+  return {
+    home,
+    config: join(home, "config.json"),
+    keysDir,
+    auditSigningKey: join(keysDir, "audit.skey"),
+    auditVerifierKey: join(keysDir, "audit.vkey"),
+    auditDb: join(home, "audit.db"),
+    exportsDir: join(home, "exports"),
+  };
+}
+
+/** A path from the config: absolute as written, otherwise relative to the state dir. */
+export function inHome(home: string, path: string): string {
+  return isAbsolute(path) ? path : join(home, path);
+}
