@@ -9,7 +9,7 @@ export type JsonObject = { [key: string]: JsonValue };
 const canonicalize = createRequire(import.meta.url)("canonicalize") as (input: unknown) => string | undefined;
 
 const MAX_DEPTH = 32;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * RFC 8785 needs I-JSON input. The `canonicalize` library does not enforce that:

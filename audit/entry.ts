@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { canonicalJson, type JsonObject, parseCanonical } from "./canonical.js";
+import { assertJsonValue, canonicalJson, type JsonObject, LONE_SURROGATE } from "./canonical.js";
 import { AuditError } from "./errors.js";
 
 export const ENTRY_KINDS = ["saw", "decided", "touched", "system"] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
-/** Canonical `data` is capped: large content belongs in blobs so it can be redacted. */
-export const MAX_DATA_BYTES = 16 * 1024;
+/** Entries stay small: large content belongs in blobs, which can be redacted. */
+export const MAX_ENTRY_BYTES = 20 * 1024;
 export const MAX_BLOBS_PER_ENTRY = 32;
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
@@ -20,18 +20,30 @@ export const BlobRefSchema = z
   .strict();
 export type BlobRef = z.infer<typeof BlobRefSchema>;
 
-const JsonObjectSchema = z.custom<JsonObject>(
-  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-  "data must be a JSON object",
-);
+const JsonObjectSchema = z.custom<JsonObject>((v) => {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  try {
+    assertJsonValue(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, "data must be a plain JSON object (finite numbers, well-formed strings)");
+
+const WellFormed = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), "string has a lone surrogate");
 
 export const EntrySchema = z
   .object({
     v: z.literal(1),
-    seq: z.number().int().nonnegative(),
-    ts: z.string().datetime({ offset: false }),
-    session: z.string().min(1).max(512).nullable(),
-    actor: z.string().min(1).max(256),
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    ts: z.iso.datetime({ offset: false }),
+    session: WellFormed(512).nullable(),
+    actor: WellFormed(256),
     kind: z.enum(ENTRY_KINDS),
     type: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/),
     data: JsonObjectSchema,
@@ -42,23 +54,47 @@ export const EntrySchema = z
   .strict();
 export type AuditEntry = z.infer<typeof EntrySchema>;
 
-export function encodeEntry(entry: AuditEntry): Buffer {
-  const parsed = EntrySchema.safeParse(entry);
-  if (!parsed.success) throw new AuditError("AUDIT_INVALID_ENTRY", parsed.error.issues[0]?.message ?? "invalid entry");
-  const dataBytes = Buffer.byteLength(canonicalJson(entry.data));
-  if (dataBytes > MAX_DATA_BYTES) {
-    throw new AuditError("AUDIT_INVALID_ENTRY", `data is ${dataBytes} bytes; put content over ${MAX_DATA_BYTES} in a blob`);
-  }
-  return Buffer.from(canonicalJson(entry), "utf8");
+/**
+ * RFC 8785 text of an entry. The envelope's keys are fixed, so they are written in JCS
+ * order directly and only the open-ended parts (`data`, `blobs`) go through the general
+ * canonicaliser; for well-formed strings and safe integers JSON.stringify already emits
+ * exactly what JCS requires. A property test holds this equal to the library's output.
+ */
+export function canonicalEntryText(e: AuditEntry): string {
+  return (
+    `{"actor":${JSON.stringify(e.actor)},"blobs":${e.blobs.length === 0 ? "[]" : canonicalJson(e.blobs)}` +
+    `,"data":${canonicalJson(e.data)},"kind":"${e.kind}","prev":"${e.prev}","seq":${e.seq}` +
+    `,"session":${JSON.stringify(e.session)},"ts":"${e.ts}","type":"${e.type}","v":1}`
+  );
 }
 
-/** Decodes stored bytes; refuses anything that is not a canonical, well-formed entry. */
-export function decodeEntry(bytes: Uint8Array): AuditEntry {
-  const value = parseCanonical(bytes);
+function validate(value: unknown): AuditEntry {
   const parsed = EntrySchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AuditError("AUDIT_INVALID_ENTRY", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return parsed.data;
+}
+
+export function encodeEntry(entry: AuditEntry): Buffer {
+  const bytes = Buffer.from(canonicalEntryText(validate(entry)), "utf8");
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new AuditError("AUDIT_INVALID_ENTRY", `entry is ${bytes.length} bytes; put large content in a blob`);
+  }
+  return bytes;
+}
+
+/** Decodes stored bytes; refuses anything that is not a canonical, well-formed entry. */
+export function decodeEntry(bytes: Uint8Array): AuditEntry {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AuditError("AUDIT_NOT_JSON", "not valid JSON");
+  }
+  const entry = validate(value);
+  if (canonicalEntryText(entry) !== text) throw new AuditError("AUDIT_NOT_JSON", "entry is not in RFC 8785 canonical form");
+  return entry;
 }

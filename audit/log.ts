@@ -91,6 +91,7 @@ export class AuditLog {
   private durable: { size: number; root: Buffer };
   private lastCheckpointSize: number;
   private checkpointing: Promise<SignedCheckpoint> | undefined;
+  private autoCheckpointRunning = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly clock: () => Date;
 
@@ -265,9 +266,17 @@ export class AuditLog {
     this.flushing = undefined;
   }
 
-  private checkpointIfGrown(): Promise<SignedCheckpoint | undefined> {
-    if (this.durable.size <= this.lastCheckpointSize || this.failure) return Promise.resolve(undefined);
-    return this.checkpoint().catch(() => undefined);
+  /** Automatic checkpoints: at most one in flight, so a burst of commits signs once. */
+  private async checkpointIfGrown(): Promise<void> {
+    if (this.autoCheckpointRunning || this.durable.size <= this.lastCheckpointSize || this.failure) return;
+    this.autoCheckpointRunning = true;
+    try {
+      await this.checkpoint();
+    } catch {
+      // A failed automatic checkpoint is retried at the next trigger; appends are unaffected.
+    } finally {
+      this.autoCheckpointRunning = false;
+    }
   }
 
   /** Signs a checkpoint of everything durable now, stores it and appends it to the external file. */
@@ -365,8 +374,9 @@ export class AuditLog {
   }
 
   /**
-   * Deletes a blob's content and records why. The entries that referenced it keep its
-   * hash, so proofs still hold and verification reports the blob as redacted.
+   * Deletes a blob's content and records why, under a fresh signed checkpoint. The
+   * entries that referenced it keep its hash, so proofs still hold and verification
+   * reports the blob as redacted.
    */
   async redact(sha256Hex: string, reason: string, actor: string): Promise<Appended> {
     const blob = await this.store.blob(sha256Hex);
@@ -377,6 +387,8 @@ export class AuditLog {
       type: "blob.redacted",
       data: { sha256: sha256Hex, size: blob.size, reason },
     });
+    // Sign the redaction before deleting: verification only honours signed redactions.
+    await this.checkpoint();
     await this.store.deleteBlob(sha256Hex);
     return appended;
   }

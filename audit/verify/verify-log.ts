@@ -40,7 +40,18 @@ function checkedRoots(notes: string[], origin: string, key: NoteVerifierKey, kin
 }
 
 /** Why entry `position` carries the wrong seq: looks at the whole log once to tell. */
-async function classifySeqMismatch(source: LogSource, position: number, found: number): Promise<never> {
+async function classifySeqMismatch(
+  source: LogSource,
+  position: number,
+  found: number,
+  state: WalkState,
+  prev: string,
+): Promise<never> {
+  // The genuine entry follows a forged copy of itself: it still chains from the state
+  // before that copy, so the log stopped being trustworthy at the copy, one back.
+  if (found === position - 1 && prev === state.chainBeforeLast.toString("hex")) {
+    fail("inserted", position - 1, `an extra entry claiming seq ${found} was inserted at position ${found}`);
+  }
   const positions = new Map<number, number>();
   for await (const stored of source.entries()) {
     try {
@@ -58,9 +69,26 @@ async function classifySeqMismatch(source: LogSource, position: number, found: n
   fail("missing", position, `seq ${position} is missing (next stored entry is seq ${found})`);
 }
 
+/**
+ * An entry that breaks the chain at position p, followed by one carrying the same seq,
+ * was put in front of the genuine entry: an insertion, not a modification.
+ */
+async function failIfInsertedAt(source: LogSource, position: number, seq: number): Promise<void> {
+  for await (const stored of source.entries()) {
+    if (stored.position < position + 1) continue;
+    try {
+      if (decodeEntry(stored.bytes).seq === seq) fail("inserted", position, `an extra entry claiming seq ${seq} was inserted at position ${position}`);
+    } catch (err) {
+      if (err instanceof Failed) throw err;
+    }
+    return;
+  }
+}
+
 interface WalkState {
   range: CompactRange;
   chain: Buffer;
+  chainBeforeLast: Buffer;
   /** Blobs whose content is absent: sha256 → first referencing seq. */
   absentBlobs: Map<string, number>;
   redactions: Map<string, { seq: number; reason: string }>;
@@ -78,21 +106,22 @@ async function checkEntry(source: LogSource, stored: SourceEntry, state: WalkSta
   } catch (err) {
     fail("modified", p, `entry ${p} is not a canonical audit entry (${(err as Error).message})`);
   }
-  if (entry.seq !== p) await classifySeqMismatch(source, p, entry.seq);
+  if (entry.seq !== p) await classifySeqMismatch(source, p, entry.seq, state, entry.prev);
+  const leaf = leafHash(stored.bytes);
+  const leafMatches = !stored.nodes || stored.nodes.subarray(0, HASH_SIZE).equals(leaf);
+  if (entry.prev !== state.chain.toString("hex") || !leafMatches) await failIfInsertedAt(source, p, entry.seq);
   if (entry.prev !== state.chain.toString("hex")) {
     // With stored leaf hashes (live DB) a modified entry fails its own check first; from
     // an export alone, the break shows at the successor, so the suspect is the entry before.
     const suspect = p === 0 ? 0 : p - 1;
     fail("modified", suspect, `hash chain breaks between seq ${suspect} and ${p}`);
   }
-  const leaf = leafHash(stored.bytes);
-  if (stored.nodes && !stored.nodes.subarray(0, HASH_SIZE).equals(leaf)) {
-    fail("modified", p, `entry ${p} does not match its stored leaf hash`);
-  }
+  if (!leafMatches) fail("modified", p, `entry ${p} does not match its stored leaf hash`);
   const completed = state.range.append(leaf);
   if (stored.nodes && !Buffer.concat(completed.map((c) => c.hash)).equals(stored.nodes)) {
     fail("modified", p, `stored tree nodes at seq ${p} do not match the entries`);
   }
+  state.chainBeforeLast = state.chain;
   state.chain = sha256(state.chain, leaf);
   if (stored.chain && !stored.chain.equals(state.chain)) fail("modified", p, `stored chain hash at seq ${p} is wrong`);
 
@@ -133,12 +162,19 @@ function checkRootsAt(size: number, state: WalkState, stored: Map<number, Buffer
   }
 }
 
-function resolveBlobs(state: WalkState): RedactedBlob[] {
+/**
+ * Absent blob content is accepted only with a redaction entry that a signature covers:
+ * anyone with write access can append an unsigned entry, but not sign one.
+ */
+function resolveBlobs(state: WalkState, signedSize: number): RedactedBlob[] {
   const redacted: RedactedBlob[] = [];
   for (const [sha, seq] of state.absentBlobs) {
     const redaction = state.redactions.get(sha);
     if (!redaction || redaction.seq < seq) {
       fail("modified", seq, `content of blob ${sha} referenced by seq ${seq} was deleted without a redaction entry`);
+    }
+    if (redaction.seq >= signedSize) {
+      fail("modified", seq, `content of blob ${sha} was deleted, but its redaction entry (seq ${redaction.seq}) is not covered by a signed checkpoint`);
     }
     redacted.push({ sha256: sha, seq, redactedAt: redaction.seq, reason: redaction.reason });
   }
@@ -155,6 +191,7 @@ export async function verifyLog(source: LogSource, options: VerifyOptions): Prom
   const state: WalkState = {
     range: new CompactRange(),
     chain: Buffer.alloc(HASH_SIZE),
+    chainBeforeLast: Buffer.alloc(HASH_SIZE),
     absentBlobs: new Map(),
     redactions: new Map(),
     lastStoredMatch: 0,
@@ -189,7 +226,7 @@ export async function verifyLog(source: LogSource, options: VerifyOptions): Prom
     if (beyond(trusted) > 0) {
       fail("truncated", size, `the log has ${size} entries but a trusted checkpoint covers ${beyond(trusted)}: cut off or rolled back`);
     }
-    return report(undefined, resolveBlobs(state));
+    return report(undefined, resolveBlobs(state, Math.max(state.lastStoredMatch, state.lastTrustedMatch)));
   } catch (err) {
     if (err instanceof Failed) return report(err.failure);
     throw err;

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     const summary = summarizeError(err);
-    fail(summary.code, summary.message, 1, json);
+    fail(summary.code, summary.message, summary.code === "USAGE" ? 2 : 1, json);
   }
 }
 
