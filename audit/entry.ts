@@ -77,12 +77,38 @@ function validate(value: unknown): AuditEntry {
   return parsed.data;
 }
 
-export function encodeEntry(entry: AuditEntry): Buffer {
-  const bytes = Buffer.from(canonicalEntryText(validate(entry)), "utf8");
+/** What a caller supplies; the log fills in seq, ts, blobs' hashes and prev itself. */
+export const AppendFieldsSchema = z.object({
+  session: WellFormed(512).nullable(),
+  actor: WellFormed(256),
+  kind: z.enum(ENTRY_KINDS),
+  type: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/),
+  data: JsonObjectSchema,
+});
+
+/**
+ * Encodes an entry the log itself assembled. Only the caller-supplied fields need
+ * checking here (seq, ts, prev and blob refs are computed by the log), which keeps
+ * the append path cheap; stored bytes are always re-validated in full by decodeEntry.
+ */
+export function encodeAssembledEntry(entry: AuditEntry): Buffer {
+  const fields = AppendFieldsSchema.safeParse(entry);
+  if (!fields.success) {
+    const issue = fields.error.issues[0];
+    throw new AuditError("AUDIT_INVALID_ENTRY", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  return checkSize(Buffer.from(canonicalEntryText(entry), "utf8"));
+}
+
+function checkSize(bytes: Buffer): Buffer {
   if (bytes.length > MAX_ENTRY_BYTES) {
     throw new AuditError("AUDIT_INVALID_ENTRY", `entry is ${bytes.length} bytes; put large content in a blob`);
   }
   return bytes;
+}
+
+export function encodeEntry(entry: AuditEntry): Buffer {
+  return checkSize(Buffer.from(canonicalEntryText(validate(entry)), "utf8"));
 }
 
 /** Decodes stored bytes; refuses anything that is not a canonical, well-formed entry. */

@@ -1,6 +1,6 @@
 import { formatCheckpoint } from "./checkpoint.js";
 import type { JsonObject } from "./canonical.js";
-import { type AuditEntry, type BlobRef, decodeEntry, type EntryKind, encodeEntry } from "./entry.js";
+import { type AuditEntry, type BlobRef, decodeEntry, type EntryKind, encodeAssembledEntry } from "./entry.js";
 import { AuditError } from "./errors.js";
 import { appendCheckpointFile } from "./export/checkpoint-file.js";
 import { writeExport, type ExportSummary } from "./export/write-export.js";
@@ -227,7 +227,7 @@ export class AuditLog {
       blobs: refs,
       prev: this.chain.toString("hex"),
     };
-    const bytes = encodeEntry(entry);
+    const bytes = encodeAssembledEntry(entry);
     const leaf = leafHash(bytes);
     const nodes = Buffer.concat(this.range.append(leaf).map((node) => node.hash));
     this.chain = sha256(this.chain, leaf);
