@@ -53,16 +53,3 @@ export function canonicalJson(value: unknown): string {
   if (text === undefined) throw new AuditError("AUDIT_NOT_JSON", "value has no JSON form");
   return text;
 }
-
-/** Parses bytes and refuses them unless they are already in canonical form. */
-export function parseCanonical(bytes: Uint8Array): JsonValue {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new AuditError("AUDIT_NOT_JSON", "not valid JSON");
-  }
-  if (canonicalJson(parsed) !== text) throw new AuditError("AUDIT_NOT_JSON", "JSON is not in RFC 8785 canonical form");
-  return parsed as JsonValue;
-}

@@ -1,5 +1,5 @@
 /** The tamper-evident audit log: the only surface other modules may import. */
-export { assertJsonValue, canonicalJson, type JsonObject, type JsonValue, parseCanonical } from "./canonical.js";
+export { assertJsonValue, canonicalJson, type JsonObject, type JsonValue } from "./canonical.js";
 export { type Checkpoint, formatCheckpoint, parseCheckpoint } from "./checkpoint.js";
 export { type AuditEntry, type BlobRef, decodeEntry, ENTRY_KINDS, type EntryKind, MAX_ENTRY_BYTES } from "./entry.js";
 export { AuditError, type AuditErrorCode } from "./errors.js";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { CompactRange } from "../../audit/merkle/compact-range.js";
 import {
-  CompactRangeForTests,
   EMPTY_ROOT,
   formatCheckpoint,
   leafHash,
@@ -14,7 +14,7 @@ import {
   signNote,
   verifyConsistency,
   verifyInclusion,
-} from "./vector-imports.js";
+} from "../../audit/index.js";
 import { sharedPath } from "../support/paths.js";
 
 interface InclusionVector {
@@ -67,7 +67,7 @@ describe("RFC 6962 / C2SP test vectors", { skip }, () => {
   });
 
   it("reference tree: roots of sizes 0-8 and every stored node", () => {
-    const range = new CompactRangeForTests();
+    const range = new CompactRange();
     assert.equal(range.root().toString("hex"), v.referenceTree.rootsBySize[0]);
     const nodes = new Map<string, string>();
     v.referenceTree.leaves.forEach((leaf, i) => {
