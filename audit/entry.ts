@@ -68,12 +68,14 @@ export function canonicalEntryText(e: AuditEntry): string {
   );
 }
 
+function invalidEntry(error: z.ZodError): AuditError {
+  const issue = error.issues[0];
+  return new AuditError("AUDIT_INVALID_ENTRY", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+}
+
 function validate(value: unknown): AuditEntry {
   const parsed = EntrySchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AuditError("AUDIT_INVALID_ENTRY", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
-  }
+  if (!parsed.success) throw invalidEntry(parsed.error);
   return parsed.data;
 }
 
@@ -93,10 +95,7 @@ export const AppendFieldsSchema = z.object({
  */
 export function encodeAssembledEntry(entry: AuditEntry): Buffer {
   const fields = AppendFieldsSchema.safeParse(entry);
-  if (!fields.success) {
-    const issue = fields.error.issues[0];
-    throw new AuditError("AUDIT_INVALID_ENTRY", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
-  }
+  if (!fields.success) throw invalidEntry(fields.error);
   return checkSize(Buffer.from(canonicalEntryText(entry), "utf8"));
 }
 

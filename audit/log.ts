@@ -6,7 +6,7 @@ import { appendCheckpointFile } from "./export/checkpoint-file.js";
 import { writeExport, type ExportSummary } from "./export/write-export.js";
 import { CompactRange, perfectSubtreeLevels } from "./merkle/compact-range.js";
 import { HASH_SIZE, leafHash, sha256 } from "./merkle/hash.js";
-import { consistencyPath, inclusionPath, type NodeId, subtreeHash, withFetchedNodes } from "./merkle/prove.js";
+import { consistencyPath, inclusionPath, type NodeId, nodeKey, subtreeHash, withFetchedNodes } from "./merkle/prove.js";
 import type { NoteSignerKey } from "./note/keys.js";
 import { signNote } from "./note/signed-note.js";
 import { type BlobRow, type EntryRow, LogStore } from "./store/log-store.js";
@@ -81,6 +81,12 @@ interface Pending {
 /** Node (level, index) lives in the row of the last leaf it covers, at offset level × 32. */
 function rowOfNode(id: NodeId): number {
   return (id.index + 1) * 2 ** id.level - 1;
+}
+
+/** The node's hash sliced out of its row, or undefined when the row is missing or short. */
+function nodeFromRows(rows: Map<number, Buffer>, id: NodeId): Buffer | undefined {
+  const hash = rows.get(rowOfNode(id))?.subarray(id.level * HASH_SIZE, (id.level + 1) * HASH_SIZE);
+  return hash?.length === HASH_SIZE ? hash : undefined;
 }
 
 export class AuditLog {
@@ -162,8 +168,8 @@ export class AuditLog {
     }
     const rows = await store.nodeRows(ids.map(rowOfNode));
     const hashes = ids.map((id) => {
-      const hash = rows.get(rowOfNode(id))?.subarray(id.level * HASH_SIZE, (id.level + 1) * HASH_SIZE);
-      if (!hash || hash.length !== HASH_SIZE) {
+      const hash = nodeFromRows(rows, id);
+      if (!hash) {
         throw new AuditError("AUDIT_STORAGE", `audit log is damaged near seq ${rowOfNode(id)}; run 'skillgate audit verify'`);
       }
       return hash;
@@ -307,8 +313,8 @@ export class AuditLog {
     const rows = await this.store.nodeRows([...new Set(ids.map(rowOfNode))]);
     const nodes = new Map<string, Buffer>();
     for (const id of ids) {
-      const hash = rows.get(rowOfNode(id))?.subarray(id.level * HASH_SIZE, (id.level + 1) * HASH_SIZE);
-      if (hash?.length === HASH_SIZE) nodes.set(`${id.level}/${id.index}`, hash);
+      const hash = nodeFromRows(rows, id);
+      if (hash) nodes.set(nodeKey(id), hash);
     }
     return nodes;
   }

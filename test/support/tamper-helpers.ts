@@ -8,25 +8,14 @@ import { spawn } from "node:child_process";
 import sqlite3 from "sqlite3";
 import { leafHash, sha256, type VerifyReport } from "../../audit/index.js";
 import { CompactRange } from "../../audit/merkle/compact-range.js";
+import type { BlobRow, EntryRow } from "../../audit/store/log-store.js";
 import { CLI_PATH } from "./paths.js";
 
 export type SqlParam = string | number | Buffer | null;
 
-export interface EntryRowRaw {
-  seq: number;
-  bytes: Buffer;
-  nodes: Buffer;
-  chain: Buffer;
-  session: string | null;
-  kind: string;
-}
-
-export interface BlobRowRaw {
-  sha256: string;
-  type: string;
-  size: number;
-  content: Buffer;
-}
+/** The attacker writes rows in exactly the layout the store uses. */
+export type EntryRowRaw = EntryRow;
+export type BlobRowRaw = BlobRow;
 
 /** The append-only triggers from audit/store/schema.ts, by table. */
 export const TRIGGERS = {
