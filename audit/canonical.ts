@@ -46,9 +46,14 @@ export function assertJsonValue(value: unknown, path = "$", depth = 0): asserts 
   throw new AuditError("AUDIT_NOT_JSON", `${path}: ${typeof value} is not JSON`);
 }
 
-/** RFC 8785 canonical JSON of a validated value. */
+/** RFC 8785 canonical JSON of any value; refuses what is not I-JSON. */
 export function canonicalJson(value: unknown): string {
   assertJsonValue(value);
+  return canonicalJsonOfChecked(value);
+}
+
+/** The same, for a value `assertJsonValue` has already accepted (saves a second walk). */
+export function canonicalJsonOfChecked(value: JsonValue): string {
   const text = canonicalize(value);
   if (text === undefined) throw new AuditError("AUDIT_NOT_JSON", "value has no JSON form");
   return text;

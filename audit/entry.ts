@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertJsonValue, canonicalJson, type JsonObject, LONE_SURROGATE } from "./canonical.js";
+import { assertJsonValue, canonicalJsonOfChecked, type JsonObject, LONE_SURROGATE } from "./canonical.js";
 import { AuditError } from "./errors.js";
 
 export const ENTRY_KINDS = ["saw", "decided", "touched", "system"] as const;
@@ -59,11 +59,12 @@ export type AuditEntry = z.infer<typeof EntrySchema>;
  * order directly and only the open-ended parts (`data`, `blobs`) go through the general
  * canonicaliser; for well-formed strings and safe integers JSON.stringify already emits
  * exactly what JCS requires. A property test holds this equal to the library's output.
+ * The entry must already have passed the schema (which walks `data` as I-JSON).
  */
 export function canonicalEntryText(e: AuditEntry): string {
   return (
-    `{"actor":${JSON.stringify(e.actor)},"blobs":${e.blobs.length === 0 ? "[]" : canonicalJson(e.blobs)}` +
-    `,"data":${canonicalJson(e.data)},"kind":"${e.kind}","prev":"${e.prev}","seq":${e.seq}` +
+    `{"actor":${JSON.stringify(e.actor)},"blobs":${e.blobs.length === 0 ? "[]" : canonicalJsonOfChecked(e.blobs)}` +
+    `,"data":${canonicalJsonOfChecked(e.data)},"kind":"${e.kind}","prev":"${e.prev}","seq":${e.seq}` +
     `,"session":${JSON.stringify(e.session)},"ts":"${e.ts}","type":"${e.type}","v":1}`
   );
 }

@@ -10,6 +10,7 @@ import { consistencyPath, inclusionPath, type NodeId, nodeKey, subtreeHash, with
 import type { NoteSignerKey } from "./note/keys.js";
 import { signNote } from "./note/signed-note.js";
 import { type BlobRow, type EntryRow, LogStore } from "./store/log-store.js";
+import { ROWS_PER_STATEMENT } from "./store/schema.js";
 import { acquireWriterLock } from "./store/writer-lock.js";
 import { DatabaseSource } from "./verify/db-source.js";
 import type { VerifyReport } from "./verify/report.js";
@@ -78,6 +79,22 @@ interface Pending {
   reject: (reason: unknown) => void;
 }
 
+/** Entries per transaction at most, so a sustained stream still commits regularly. */
+const MAX_BATCH = 8192;
+/** Callers released per turn of the event loop. */
+const RELEASE_SLICE = 512;
+
+function settleLater(): void {
+  // Replaced by the promise's own resolve/reject before the entry is queued.
+}
+
+async function releaseInSlices(batch: Pending[]): Promise<void> {
+  for (let i = 0; i < batch.length; i += RELEASE_SLICE) {
+    if (i > 0) await new Promise((next) => setImmediate(next));
+    for (const p of batch.slice(i, i + RELEASE_SLICE)) p.resolve(p.result);
+  }
+}
+
 /** Node (level, index) lives in the row of the last leaf it covers, at offset level × 32. */
 function rowOfNode(id: NodeId): number {
   return (id.index + 1) * 2 ** id.level - 1;
@@ -99,6 +116,7 @@ export class AuditLog {
   private checkpointing: Promise<SignedCheckpoint> | undefined;
   private autoCheckpointRunning = false;
   private timer: NodeJS.Timeout | undefined;
+  private lastTs = { ms: Number.NaN, text: "" };
   private readonly clock: () => Date;
 
   private constructor(
@@ -174,7 +192,14 @@ export class AuditLog {
       }
       return hash;
     });
-    return { range: CompactRange.fromPerfectSubtrees(size, hashes), chain: last.chain };
+    let prev: string;
+    try {
+      prev = decodeEntry(last.bytes).prev;
+    } catch {
+      throw new AuditError("AUDIT_STORAGE", `audit log is damaged at seq ${last.seq}; run 'skillgate audit verify'`);
+    }
+    const chain = sha256(Buffer.from(prev, "hex"), leafHash(last.bytes));
+    return { range: CompactRange.fromPerfectSubtrees(size, hashes), chain };
   }
 
   get origin(): string {
@@ -198,19 +223,30 @@ export class AuditLog {
   append(input: AppendInput): Promise<Appended> {
     if (this.closed) return Promise.reject(new AuditError("AUDIT_CLOSED", "audit log is closed"));
     if (this.failure) return Promise.reject(this.failure);
-    let prepared: { row: EntryRow; blobs: BlobRow[]; result: Appended };
+    let prepared: Pending;
     try {
       prepared = this.prepare(input);
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<Appended>((resolve, reject) => {
-      this.pending.push({ ...prepared, resolve, reject });
-      if (!this.flushing) this.flushing = new Promise((done) => setImmediate(() => this.flush().then(done)));
+    const done = new Promise<Appended>((resolve, reject) => {
+      prepared.resolve = resolve;
+      prepared.reject = reject;
     });
+    this.pending.push(prepared);
+    if (!this.flushing) this.flushing = new Promise((finished) => setImmediate(() => void this.flush().then(finished)));
+    return done;
   }
 
-  private prepare(input: AppendInput): { row: EntryRow; blobs: BlobRow[]; result: Appended } {
+  /** ISO time of now; formatting a Date costs as much as a hash, so reuse it within a millisecond. */
+  private timestamp(): string {
+    const now = this.clock();
+    const ms = now.getTime();
+    if (ms !== this.lastTs.ms) this.lastTs = { ms, text: now.toISOString() };
+    return this.lastTs.text;
+  }
+
+  private prepare(input: AppendInput): Pending {
     const blobs: BlobRow[] = [];
     const refs: BlobRef[] = [];
     for (const blob of input.blobs ?? []) {
@@ -220,7 +256,7 @@ export class AuditLog {
       blobs.push({ sha256: digest, type: blob.type, size: content.length, content });
     }
     const seq = this.range.size;
-    const ts = this.clock().toISOString();
+    const ts = this.timestamp();
     const entry: AuditEntry = {
       v: 1,
       seq,
@@ -238,23 +274,42 @@ export class AuditLog {
     const nodes = Buffer.concat(this.range.append(leaf).map((node) => node.hash));
     this.chain = sha256(this.chain, leaf);
     return {
-      row: { seq, bytes, nodes, chain: this.chain, session: entry.session, kind: entry.kind },
+      row: { seq, bytes, nodes },
       blobs,
       result: { seq, ts, leafHash: leaf.toString("hex") },
+      resolve: settleLater,
+      reject: settleLater,
     };
   }
 
+  /**
+   * Group commit, pipelined: a transaction stays open while entries keep arriving, and
+   * each chunk is handed to SQLite (which works on its own thread) as soon as it is
+   * ready, so preparing the next entries overlaps writing the last ones. Callers are
+   * released a slice at a time for the same reason: their next appends then reach the
+   * database while later slices are still being released.
+   */
   private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending;
-      this.pending = [];
-      const size = this.range.size;
-      const root = this.range.root();
+    while (this.pending.length > 0 && !this.failure) {
+      const batch: Pending[] = [];
+      let head: { size: number; root: Buffer } | undefined;
       try {
-        await this.store.insertBatch(
-          batch.map((p) => p.row),
-          batch.flatMap((p) => p.blobs),
-        );
+        head = await this.store.transaction(async (tx) => {
+          for (;;) {
+            const chunk = this.pending.splice(0, ROWS_PER_STATEMENT);
+            for (const p of chunk) batch.push(p);
+            await tx.insert(
+              chunk.map((p) => p.row),
+              chunk.flatMap((p) => p.blobs),
+            );
+            if (this.pending.length === 0) await new Promise((next) => setImmediate(next));
+            if (this.pending.length === 0 || batch.length >= MAX_BATCH) break;
+          }
+          const size = (batch[batch.length - 1] as Pending).row.seq + 1;
+          // Entries past the batch may already be prepared; their nodes are not ours to sign.
+          const root = size === this.range.size ? this.range.root() : await this.rootFromNodes(size, (ids) => tx.nodeRows(ids));
+          return { size, root };
+        });
       } catch (err) {
         // Memory is now ahead of disk: refuse every further append rather than write a fork.
         this.failure = new AuditError("AUDIT_FAILED", "audit log write failed; the log refuses further appends", {
@@ -264,10 +319,10 @@ export class AuditLog {
         this.pending = [];
         break;
       }
-      this.durable = { size, root };
-      for (const p of batch) p.resolve(p.result);
+      this.durable = head;
+      void releaseInSlices(batch);
       const every = this.options.checkpointEvery ?? 0;
-      if (every > 0 && size - this.lastCheckpointSize >= every) void this.checkpointIfGrown();
+      if (every > 0 && head.size - this.lastCheckpointSize >= every) void this.checkpointIfGrown();
     }
     this.flushing = undefined;
   }
@@ -309,8 +364,15 @@ export class AuditLog {
     while (this.flushing) await this.flushing;
   }
 
-  private async readNodes(ids: NodeId[]): Promise<Map<string, Buffer>> {
-    const rows = await this.store.nodeRows([...new Set(ids.map(rowOfNode))]);
+  private rootFromNodes(size: number, fetchRows: (seqs: number[]) => Promise<Map<number, Buffer>>): Promise<Buffer> {
+    return withFetchedNodes((read) => subtreeHash(read, 0, size), (ids) => this.readNodes(ids, fetchRows));
+  }
+
+  private async readNodes(
+    ids: NodeId[],
+    fetchRows: (seqs: number[]) => Promise<Map<number, Buffer>> = (seqs) => this.store.nodeRows(seqs),
+  ): Promise<Map<string, Buffer>> {
+    const rows = await fetchRows([...new Set(ids.map(rowOfNode))]);
     const nodes = new Map<string, Buffer>();
     for (const id of ids) {
       const hash = nodeFromRows(rows, id);
@@ -330,7 +392,7 @@ export class AuditLog {
     this.checkSize(size, "size");
     if (size === this.durable.size) return this.durable.root;
     if (size === 0) return new CompactRange().root();
-    return withFetchedNodes((read) => subtreeHash(read, 0, size), (ids) => this.readNodes(ids));
+    return this.rootFromNodes(size, (seqs) => this.store.nodeRows(seqs));
   }
 
   async proveInclusion(seq: number, size: number = this.durable.size): Promise<InclusionProof> {

@@ -37,13 +37,18 @@ export class ExportSource implements LogSource {
     return new ExportSource(dir, manifest.data.origin, vkey);
   }
 
-  async *entries(): AsyncGenerator<SourceEntry> {
+  async *pages(pageSize = 5000): AsyncGenerator<SourceEntry[]> {
     const lines = createInterface({ input: createReadStream(join(this.dir, EXPORT_FILES.entries)), crlfDelay: Infinity });
+    let page: SourceEntry[] = [];
     let position = 0;
     for await (const line of lines) {
-      yield { position, bytes: Buffer.from(line, "utf8") };
-      position += 1;
+      page.push({ position: position++, bytes: Buffer.from(line, "utf8") });
+      if (page.length === pageSize) {
+        yield page;
+        page = [];
+      }
     }
+    if (page.length > 0) yield page;
   }
 
   async blob(sha256: string): Promise<Buffer | undefined> {

@@ -6,7 +6,7 @@ import { decodeEntry } from "../entry.js";
 import { AuditError } from "../errors.js";
 import { CompactRange } from "../merkle/compact-range.js";
 import { leafHash } from "../merkle/hash.js";
-import type { LogSource } from "../verify/source.js";
+import { entriesOf, type LogSource } from "../verify/source.js";
 import { EXPORT_FILES, EXPORT_FORMAT, type ExportManifest } from "./layout.js";
 
 export interface ExportSummary {
@@ -28,7 +28,7 @@ export async function writeExport(source: LogSource, dir: string): Promise<Expor
   const range = new CompactRange();
   const blobs = new Set<string>();
   try {
-    for await (const { bytes } of source.entries()) {
+    for await (const { bytes } of entriesOf(source)) {
       if (bytes.includes(0x0a)) throw new AuditError("AUDIT_BAD_EXPORT", "an entry contains a newline; verify the log first");
       range.append(leafHash(bytes));
       for (const ref of decodeEntry(bytes).blobs) blobs.add(ref.sha256);

@@ -5,10 +5,9 @@ export interface EntryRow {
   seq: number;
   bytes: Buffer;
   nodes: Buffer;
-  chain: Buffer;
-  session: string | null;
-  kind: string;
 }
+
+const ENTRY_COLUMNS = "seq, bytes, nodes";
 
 export interface BlobRow {
   sha256: string;
@@ -21,6 +20,25 @@ export interface CheckpointRow {
   size: number;
   note: string;
   created_at: string;
+}
+
+/** Writes inside an open transaction (same connection, so it sees its own rows). */
+export interface LogWriteTx {
+  insert(entries: EntryRow[], blobs: BlobRow[]): Promise<void>;
+  nodeRows(seqs: number[]): Promise<Map<number, Buffer>>;
+}
+
+async function insertRows(db: Sqlite, entries: EntryRow[], blobs: BlobRow[]): Promise<void> {
+  for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT) {
+    const chunk = entries.slice(i, i + ROWS_PER_STATEMENT);
+    const params: SqlValue[] = [];
+    for (const e of chunk) params.push(e.seq, e.bytes, e.nodes);
+    const values = chunk.map(() => "(?,?,?)").join(",");
+    await db.run(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${values}`, params);
+  }
+  for (const b of blobs) {
+    await db.run("INSERT OR IGNORE INTO blobs (sha256, type, size, content) VALUES (?,?,?,?)", [b.sha256, b.type, b.size, b.content]);
+  }
 }
 
 /** Lowest seq we scan from: below any row an attacker could plausibly insert. */
@@ -53,25 +71,11 @@ export class LogStore {
     });
   }
 
-  /** One durable transaction for a whole group of entries and their blobs. */
-  insertBatch(entries: EntryRow[], blobs: BlobRow[]): Promise<void> {
-    return this.writes.transaction(async (db) => {
-      for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT) {
-        const chunk = entries.slice(i, i + ROWS_PER_STATEMENT);
-        const params: SqlValue[] = [];
-        for (const e of chunk) params.push(e.seq, e.bytes, e.nodes, e.chain, e.session, e.kind);
-        const values = chunk.map(() => "(?,?,?,?,?,?)").join(",");
-        await db.run(`INSERT INTO entries (seq, bytes, nodes, chain, session, kind) VALUES ${values}`, params);
-      }
-      for (const b of blobs) {
-        await db.run("INSERT OR IGNORE INTO blobs (sha256, type, size, content) VALUES (?,?,?,?)", [
-          b.sha256,
-          b.type,
-          b.size,
-          b.content,
-        ]);
-      }
-    });
+  /** One durable transaction in which entries can be inserted chunk by chunk. */
+  transaction<T>(work: (tx: LogWriteTx) => Promise<T>): Promise<T> {
+    return this.writes.transaction((db) =>
+      work({ insert: (entries, blobs) => insertRows(db, entries, blobs), nodeRows: (seqs) => this.nodeRows(seqs) }),
+    );
   }
 
   insertCheckpoint(size: number, note: string, createdAt: string): Promise<void> {
@@ -88,7 +92,7 @@ export class LogStore {
   }
 
   lastEntry(): Promise<EntryRow | undefined> {
-    return this.db.get<EntryRow & Record<string, SqlValue>>("SELECT * FROM entries ORDER BY seq DESC LIMIT 1");
+    return this.db.get<EntryRow & Record<string, SqlValue>>(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1`);
   }
 
   /** Rows by seq; the caller slices node hashes out of `nodes`. */
@@ -106,18 +110,18 @@ export class LogStore {
   }
 
   entry(seq: number): Promise<EntryRow | undefined> {
-    return this.db.get<EntryRow & Record<string, SqlValue>>("SELECT * FROM entries WHERE seq = ?", [seq]);
+    return this.db.get<EntryRow & Record<string, SqlValue>>(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE seq = ?`, [seq]);
   }
 
-  /** Every stored row in storage order, paged so memory stays flat on big logs. */
-  async *scan(pageSize = 5000): AsyncGenerator<EntryRow> {
+  /** Every stored row in storage order, a page at a time so memory stays flat on big logs. */
+  async *scan(pageSize = 5000): AsyncGenerator<EntryRow[]> {
     let after = SCAN_START;
     for (;;) {
       const rows = await this.db.all<EntryRow & Record<string, SqlValue>>(
-        "SELECT * FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+        `SELECT ${ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?`,
         [after, pageSize],
       );
-      for (const row of rows) yield row;
+      if (rows.length > 0) yield rows;
       if (rows.length < pageSize) return;
       after = (rows[rows.length - 1] as EntryRow).seq;
     }
@@ -136,7 +140,7 @@ export class LogStore {
     }
     params.push(filter.limit);
     return this.db.all<EntryRow & Record<string, SqlValue>>(
-      `SELECT * FROM entries WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
       params,
     );
   }

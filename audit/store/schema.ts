@@ -1,3 +1,11 @@
+// Every stored column costs on the append path (the binding marshals each parameter),
+// so a row holds only what proofs need: the entry bytes and the tree nodes its leaf
+// completes. The chain hash follows from the last entry's own `prev`; session and kind
+// are read out of the bytes when queried, never stored twice.
+function jsonField(name: string): string {
+  return `CASE WHEN json_valid(CAST(bytes AS TEXT)) THEN json_extract(CAST(bytes AS TEXT), '$.${name}') END`;
+}
+
 /**
  * The audit tables. Triggers make entries, checkpoints and metadata append-only for
  * every writer that goes through SQLite; an attacker who edits the file directly can
@@ -11,11 +19,9 @@ CREATE TABLE IF NOT EXISTS entries (
   seq INTEGER PRIMARY KEY,
   bytes BLOB NOT NULL,
   nodes BLOB NOT NULL,
-  chain BLOB NOT NULL,
-  session TEXT,
-  kind TEXT NOT NULL
+  session TEXT GENERATED ALWAYS AS (${jsonField("session")}) VIRTUAL,
+  kind TEXT GENERATED ALWAYS AS (${jsonField("kind")}) VIRTUAL
 ) STRICT;
-CREATE INDEX IF NOT EXISTS entries_by_session ON entries (session, seq);
 CREATE TABLE IF NOT EXISTS blobs (
   sha256 TEXT PRIMARY KEY,
   type TEXT NOT NULL,
@@ -43,5 +49,5 @@ CREATE TRIGGER IF NOT EXISTS blobs_no_update BEFORE UPDATE ON blobs
   BEGIN SELECT RAISE(ABORT, 'blob content is immutable; redact instead'); END;
 `;
 
-/** Rows per INSERT statement; 6 columns × 500 stays far under SQLite's variable limit. */
+/** Rows per INSERT statement; 3 columns × 500 stays far under SQLite's variable limit. */
 export const ROWS_PER_STATEMENT = 500;

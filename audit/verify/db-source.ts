@@ -9,11 +9,10 @@ export class DatabaseSource implements LogSource {
     readonly vkey: string,
   ) {}
 
-  async *entries(): AsyncGenerator<SourceEntry> {
+  async *pages(): AsyncGenerator<SourceEntry[]> {
     let position = 0;
-    for await (const row of this.store.scan()) {
-      yield { position, bytes: row.bytes, nodes: row.nodes, chain: row.chain };
-      position += 1;
+    for await (const rows of this.store.scan()) {
+      yield rows.map((row) => ({ position: position++, bytes: row.bytes, nodes: row.nodes }));
     }
   }
 

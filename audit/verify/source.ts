@@ -5,15 +5,19 @@ export interface SourceEntry {
   bytes: Buffer;
   /** Only a live database has these; an export carries entry bytes alone. */
   nodes?: Buffer;
-  chain?: Buffer;
 }
 
 export interface LogSource {
   readonly origin: string;
   /** The verifier key text the source carries (not trusted unless the caller pins it). */
   readonly vkey: string;
-  entries(): AsyncIterable<SourceEntry>;
+  /** Entries in storage order, a page at a time so the walk stays synchronous per entry. */
+  pages(): AsyncIterable<SourceEntry[]>;
   blob(sha256: string): Promise<Buffer | undefined>;
   /** Signed checkpoint notes stored with the log, in any order. */
   checkpoints(): Promise<string[]>;
+}
+
+export async function* entriesOf(source: LogSource): AsyncGenerator<SourceEntry> {
+  for await (const page of source.pages()) yield* page;
 }

@@ -4,7 +4,7 @@ import { HASH_SIZE, leafHash, sha256 } from "../merkle/hash.js";
 import type { NoteVerifierKey } from "../note/keys.js";
 import { checkCheckpoint } from "./checkpoints.js";
 import type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./report.js";
-import type { LogSource, SourceEntry } from "./source.js";
+import { entriesOf, type LogSource, type SourceEntry } from "./source.js";
 
 export interface VerifyOptions {
   key: NoteVerifierKey;
@@ -53,7 +53,7 @@ async function classifySeqMismatch(
     fail("inserted", position - 1, `an extra entry claiming seq ${found} was inserted at position ${found}`);
   }
   const positions = new Map<number, number>();
-  for await (const stored of source.entries()) {
+  for await (const stored of entriesOf(source)) {
     try {
       const { seq } = decodeEntry(stored.bytes);
       if (!positions.has(seq)) positions.set(seq, stored.position);
@@ -74,7 +74,7 @@ async function classifySeqMismatch(
  * was put in front of the genuine entry: an insertion, not a modification.
  */
 async function failIfInsertedAt(source: LogSource, position: number, seq: number): Promise<void> {
-  for await (const stored of source.entries()) {
+  for await (const stored of entriesOf(source)) {
     if (stored.position < position + 1) continue;
     try {
       if (decodeEntry(stored.bytes).seq === seq) fail("inserted", position, `an extra entry claiming seq ${seq} was inserted at position ${position}`);
@@ -98,7 +98,11 @@ interface WalkState {
   trustedVerified: number;
 }
 
-async function checkEntry(source: LogSource, stored: SourceEntry, state: WalkState): Promise<AuditEntry> {
+/**
+ * Checks one entry against the walk so far. Synchronous on the common path; only a
+ * failure (to classify it) or a blob reference (to read its content) needs the source.
+ */
+function checkEntry(source: LogSource, stored: SourceEntry, state: WalkState): Promise<void> | undefined {
   const p = stored.position;
   let entry: AuditEntry;
   try {
@@ -106,39 +110,60 @@ async function checkEntry(source: LogSource, stored: SourceEntry, state: WalkSta
   } catch (err) {
     fail("modified", p, `entry ${p} is not a canonical audit entry (${(err as Error).message})`);
   }
-  if (entry.seq !== p) await classifySeqMismatch(source, p, entry.seq, state, entry.prev);
   const leaf = leafHash(stored.bytes);
+  const chainHex = state.chain.toString("hex");
   const leafMatches = !stored.nodes || stored.nodes.subarray(0, HASH_SIZE).equals(leaf);
-  if (entry.prev !== state.chain.toString("hex") || !leafMatches) await failIfInsertedAt(source, p, entry.seq);
+  if (entry.seq !== p || entry.prev !== chainHex || !leafMatches) return explainBadEntry(source, stored, entry, leaf, state);
+  advance(stored, leaf, state);
+  noteRedaction(entry, state);
+  return entry.blobs.length > 0 ? checkBlobs(source, entry, state) : undefined;
+}
+
+async function explainBadEntry(
+  source: LogSource,
+  stored: SourceEntry,
+  entry: AuditEntry,
+  leaf: Buffer,
+  state: WalkState,
+): Promise<never> {
+  const p = stored.position;
+  if (entry.seq !== p) await classifySeqMismatch(source, p, entry.seq, state, entry.prev);
+  await failIfInsertedAt(source, p, entry.seq);
   if (entry.prev !== state.chain.toString("hex")) {
     // With stored leaf hashes (live DB) a modified entry fails its own check first; from
     // an export alone, the break shows at the successor, so the suspect is the entry before.
     const suspect = p === 0 ? 0 : p - 1;
     fail("modified", suspect, `hash chain breaks between seq ${suspect} and ${p}`);
   }
-  if (!leafMatches) fail("modified", p, `entry ${p} does not match its stored leaf hash`);
+  fail("modified", p, `entry ${p} does not match its stored leaf hash (${leaf.toString("hex").slice(0, 12)}…)`);
+}
+
+/** Extends the recomputed tree and chain by one leaf, checking stored nodes as it goes. */
+function advance(stored: SourceEntry, leaf: Buffer, state: WalkState): void {
   const completed = state.range.append(leaf);
   if (stored.nodes && !Buffer.concat(completed.map((c) => c.hash)).equals(stored.nodes)) {
-    fail("modified", p, `stored tree nodes at seq ${p} do not match the entries`);
+    fail("modified", stored.position, `stored tree nodes at seq ${stored.position} do not match the entries`);
   }
   state.chainBeforeLast = state.chain;
   state.chain = sha256(state.chain, leaf);
-  if (stored.chain && !stored.chain.equals(state.chain)) fail("modified", p, `stored chain hash at seq ${p} is wrong`);
+}
 
+function noteRedaction(entry: AuditEntry, state: WalkState): void {
+  if (entry.kind !== "system" || entry.type !== "blob.redacted") return;
+  const sha = entry.data.sha256;
+  const reason = entry.data.reason;
+  if (typeof sha === "string") state.redactions.set(sha, { seq: entry.seq, reason: typeof reason === "string" ? reason : "" });
+}
+
+async function checkBlobs(source: LogSource, entry: AuditEntry, state: WalkState): Promise<void> {
   for (const ref of entry.blobs) {
     const content = await source.blob(ref.sha256);
     if (content === undefined) {
-      if (!state.absentBlobs.has(ref.sha256)) state.absentBlobs.set(ref.sha256, p);
+      if (!state.absentBlobs.has(ref.sha256)) state.absentBlobs.set(ref.sha256, entry.seq);
     } else if (content.length !== ref.size || sha256(content).toString("hex") !== ref.sha256) {
-      fail("modified", p, `content of blob ${ref.sha256} referenced by seq ${p} was replaced`);
+      fail("modified", entry.seq, `content of blob ${ref.sha256} referenced by seq ${entry.seq} was replaced`);
     }
   }
-  if (entry.kind === "system" && entry.type === "blob.redacted") {
-    const sha = entry.data.sha256;
-    const reason = entry.data.reason;
-    if (typeof sha === "string") state.redactions.set(sha, { seq: p, reason: typeof reason === "string" ? reason : "" });
-  }
-  return entry;
 }
 
 function checkRootsAt(size: number, state: WalkState, stored: Map<number, Buffer>, trusted: Map<number, Buffer>): void {
@@ -214,9 +239,12 @@ export async function verifyLog(source: LogSource, options: VerifyOptions): Prom
   try {
     const stored = checkedRoots(await source.checkpoints(), source.origin, options.key, "modified");
     const trusted = checkedRoots(options.trustedCheckpoints ?? [], source.origin, options.key, "rolled-back");
-    for await (const entry of source.entries()) {
-      await checkEntry(source, entry, state);
-      checkRootsAt(state.range.size, state, stored, trusted);
+    for await (const page of source.pages()) {
+      for (const entry of page) {
+        const pending = checkEntry(source, entry, state);
+        if (pending) await pending;
+        checkRootsAt(state.range.size, state, stored, trusted);
+      }
     }
     const size = state.range.size;
     const beyond = (roots: Map<number, Buffer>) => Math.max(0, ...[...roots.keys()].filter((s) => s > size));

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuditLog, generateNoteKey, type NoteSignerKey, openNote, parseCheckpoint, readCheckpointFile } from "../../audit/index.js";
 import { repoRoot } from "../support/paths.js";
+import { treeRoot } from "../support/tamper-helpers.js";
 
 describe("audit log behaviour", () => {
   let dir: string;
@@ -62,6 +63,27 @@ describe("audit log behaviour", () => {
     const ref = stored?.entry.blobs[0];
     assert.equal((await log.blob(ref?.sha256 ?? ""))?.toString(), `body ${41 % 7}`);
     assert.equal((await log.query({ session: "agent:a:main", limit: 1000 })).length, 200);
+    await log.close();
+  });
+
+  it("splits a burst bigger than one transaction, and signs the true root of each committed prefix", async () => {
+    const log = await AuditLog.open({ path: join(dir, "burst.db"), signer: key });
+    const total = 20_000;
+    let firstCheckpoint: Promise<{ size: number; rootHex: string }> | undefined;
+    const appends = Array.from({ length: total }, (_, i) =>
+      log.append({ actor: "t", kind: "touched", type: "burst", data: { i } }).then((r) => {
+        firstCheckpoint ??= log.checkpoint();
+        return r;
+      }),
+    );
+    await Promise.all(appends);
+    const early = await (firstCheckpoint as Promise<{ size: number; rootHex: string }>);
+    assert.ok(early.size > 1 && early.size < total + 1, `the first commit should hold part of the burst, held ${early.size}`);
+    const bytes: Buffer[] = [];
+    for (let seq = 0; seq < early.size; seq++) bytes.push((await log.entry(seq))?.bytes as Buffer);
+    assert.equal(early.rootHex, treeRoot(bytes).toString("hex"));
+    assert.equal(log.size, total + 1);
+    assert.equal((await log.verify()).ok, true);
     await log.close();
   });
 

@@ -194,9 +194,9 @@ describe("audit log under attack by someone with write access to its files", () 
       await db.dropTriggers(...TRIGGERS.entries);
       const a = await db.entry(low);
       const b = await db.entry(low + 1);
-      const swap = "UPDATE entries SET bytes = ?, nodes = ?, chain = ?, session = ?, kind = ? WHERE seq = ?";
-      await db.run(swap, [b.bytes, b.nodes, b.chain, b.session, b.kind, low]);
-      await db.run(swap, [a.bytes, a.nodes, a.chain, a.session, a.kind, low + 1]);
+      const swap = "UPDATE entries SET bytes = ?, nodes = ? WHERE seq = ?";
+      await db.run(swap, [b.bytes, b.nodes, low]);
+      await db.run(swap, [a.bytes, a.nodes, low + 1]);
     });
     assertCaught(await verify(home), "reordered", low);
   });
@@ -346,7 +346,7 @@ describe("audit log under attack by someone with write access to its files", () 
         for (let seq = k; seq < size; seq += 1) {
           const h = hashes[seq];
           assert.ok(h);
-          await db.run("UPDATE entries SET bytes = ?, nodes = ?, chain = ? WHERE seq = ?", [rewritten[seq] as Buffer, h.nodes, h.chain, seq]);
+          await db.run("UPDATE entries SET bytes = ?, nodes = ? WHERE seq = ?", [rewritten[seq] as Buffer, h.nodes, seq]);
         }
         await db.run("DELETE FROM checkpoints WHERE size > ?", [k]);
       });
@@ -379,7 +379,7 @@ describe("audit log under attack by someone with write access to its files", () 
         const bytes = Buffer.from(canonicalJson(forged), "utf8");
         const h = recomputeHashes([...rows.map((r) => r.bytes), bytes])[size];
         assert.ok(h);
-        await db.insertEntry({ seq: size, bytes, nodes: h.nodes, chain: h.chain, session: null, kind: "system" });
+        await db.insertEntry({ seq: size, bytes, nodes: h.nodes });
         assert.equal(await db.run("DELETE FROM blobs WHERE sha256 = ?", [sha]), 1);
       });
       // Anyone with write access can append a redaction entry; only the key holder can

@@ -57,24 +57,17 @@ export class AttackerDb {
   }
 
   entries(): Promise<EntryRowRaw[]> {
-    return this.all<EntryRowRaw>("SELECT * FROM entries ORDER BY seq");
+    return this.all<EntryRowRaw>("SELECT seq, bytes, nodes FROM entries ORDER BY seq");
   }
 
   async entry(seq: number): Promise<EntryRowRaw> {
-    const [row] = await this.all<EntryRowRaw>("SELECT * FROM entries WHERE seq = ?", [seq]);
+    const [row] = await this.all<EntryRowRaw>("SELECT seq, bytes, nodes FROM entries WHERE seq = ?", [seq]);
     if (!row) throw new Error(`no entry row with seq ${seq}`);
     return row;
   }
 
   insertEntry(row: EntryRowRaw): Promise<number> {
-    return this.run("INSERT INTO entries (seq, bytes, nodes, chain, session, kind) VALUES (?,?,?,?,?,?)", [
-      row.seq,
-      row.bytes,
-      row.nodes,
-      row.chain,
-      row.session,
-      row.kind,
-    ]);
+    return this.run("INSERT INTO entries (seq, bytes, nodes) VALUES (?,?,?)", [row.seq, row.bytes, row.nodes]);
   }
 
   close(): Promise<void> {
