@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // Skill code runs in an isolate: ECMAScript built-ins only, no Node or web globals.
+    files: ["examples/skills/**/*.js"],
+    languageOptions: { sourceType: "module", globals: { process: "off", console: "off", Buffer: "off", URL: "off" } },
+  },
+  {
     // Module boundaries from the design card: only runtime/ may depend on the other modules.
     files: ["audit/**/*.ts"],
     rules: {

@@ -4,6 +4,10 @@ import { summarizeError } from "../errors.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerInit } from "./commands/init.js";
+import { registerKeys } from "./commands/keys.js";
+import { registerRegistry } from "./commands/registry.js";
+import { registerSkill } from "./commands/skill.js";
+import { registerTrust } from "./commands/trust.js";
 
 function buildProgram(): Command {
   const program = new Command("skillgate")
@@ -16,6 +20,10 @@ function buildProgram(): Command {
   // Commander prints its own usage errors; we print one line of our own instead.
   program.configureOutput({ outputError: () => {} });
   registerInit(program);
+  registerSkill(program);
+  registerKeys(program);
+  registerTrust(program);
+  registerRegistry(program);
   registerAudit(program);
   registerDemo(program);
   for (const command of program.commands) {

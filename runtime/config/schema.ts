@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TrustPolicySchema } from "../../skills-registry/index.js";
 
 const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -25,6 +26,8 @@ export const ConfigSchema = z
       .prefault({}),
     audit: AuditConfigSchema.prefault({}),
     log: z.object({ level: LogLevel.default("info") }).strict().prefault({}),
+    /** Who may sign which skills; edited with `skillgate trust …`. */
+    trust: TrustPolicySchema.prefault({}),
   })
   .strict();
 

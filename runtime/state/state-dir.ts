@@ -11,6 +11,9 @@ export interface StatePaths {
   auditVerifierKey: string;
   auditDb: string;
   exportsDir: string;
+  /** Content-addressed skill store: `skills/<sha256>/`. */
+  skillsDir: string;
+  lockfile: string;
 }
 
 export function resolveHome(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -28,6 +31,8 @@ export function statePaths(home: string): StatePaths {
     auditVerifierKey: join(keysDir, "audit.vkey"),
     auditDb: join(home, "audit.db"),
     exportsDir: join(home, "exports"),
+    skillsDir: join(home, "skills"),
+    lockfile: join(home, "skills.lock.json"),
   };
 }
 

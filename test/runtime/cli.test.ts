@@ -47,8 +47,12 @@ describe("skillgate CLI: init and audit", () => {
   it("demo records, proves, exports and catches tampering", () => {
     const run = runCli(["--home", home, "--json", "demo"]);
     assert.equal(run.status, 0, run.stderr);
-    const out = JSON.parse(run.stdout) as { ok: boolean; tamperDetected: { kind: string; seq: number } };
+    const out = JSON.parse(run.stdout) as { ok: boolean; tamperDetected: { kind: string; seq: number }; skills: { name: string; installed: boolean }[] };
     assert.equal(out.ok, true);
+    assert.deepEqual(
+      out.skills.map((s) => [s.name, s.installed]),
+      [["@demo/github-issues", true], ["@demo/notes", true], ["@demo/weather", true]],
+    );
     assert.equal(out.tamperDetected.kind, "modified");
   });
 

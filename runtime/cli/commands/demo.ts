@@ -15,6 +15,7 @@ import { openAuditLog } from "../../audit-log.js";
 import { loadConfig } from "../../config/load.js";
 import { SkillgateError } from "../../errors.js";
 import { ensureState } from "../../state/init.js";
+import { installExampleSkills } from "../../skills/example-registry.js";
 import { contextOf } from "../context.js";
 
 /** One scripted agent turn, as the gateway will record it: what it saw, decided and touched. */
@@ -34,28 +35,28 @@ async function recordTurn(log: AuditLog): Promise<number> {
     actor: "model:scripted",
     kind: "decided",
     type: "tool.call",
-    data: { tool: "@examples/weather.forecast", args: { city: "Lisbon" } },
+    data: { tool: "@demo/weather.forecast", args: { latitude: 38.72, longitude: -9.14 } },
   });
   await log.append({
     session,
     actor: "policy",
     kind: "decided",
     type: "policy.decision",
-    data: { tool: "@examples/weather.forecast", decision: "allow", rule: "read-tools" },
+    data: { tool: "@demo/weather.forecast", decision: "allow", rule: "read-tools" },
   });
   const touched = await log.append({
     session,
     actor: "broker",
     kind: "touched",
     type: "net.fetch",
-    data: { host: "api.weather.example", method: "GET", path: "/v1/forecast", status: 200 },
+    data: { host: "api.open-meteo.com", method: "GET", path: "/v1/forecast", status: 200 },
   });
   await log.append({
     session,
     actor: "sandbox",
     kind: "saw",
     type: "tool.result",
-    data: { tool: "@examples/weather.forecast" },
+    data: { tool: "@demo/weather.forecast" },
     blobs: [{ content: JSON.stringify({ city: "Lisbon", tempC: 21, sky: "clear" }), type: "application/json" }],
   });
   await log.append({
@@ -96,6 +97,9 @@ export function registerDemo(program: Command): void {
       const log = await openAuditLog(state.paths, await loadConfig(state.paths.config));
       const work = await mkdtemp(join(tmpdir(), "skillgate-demo-"));
       try {
+        const skills = await installExampleSkills(state.paths, log);
+        say(`0. Example skills, signed by this state dir's demo key and installed from ${join(state.paths.home, "demo-registry")}:`);
+        for (const s of skills) say(`   ${s.name}@${s.version}  sha256 ${s.sha256.slice(0, 16)}…  ${s.installed ? "installed (verified before extraction)" : "already installed"}`);
         const touchedSeq = await recordTurn(log);
         say(`1. Recorded a scripted turn: the log now has ${log.size} entries`);
         const checkpoint = await log.checkpoint();
@@ -123,8 +127,9 @@ export function registerDemo(program: Command): void {
         say(`5. Changed "status":200 to 201 in seq ${touchedSeq} of a copy; verification: ${caught.failure.kind} at seq ${caught.failure.seq}`);
         say(`\nAudit verifier key: ${state.vkey}`);
         say("Try: npx skillgate audit show | npx skillgate audit verify --vkey .skillgate/keys/audit.vkey");
-        cli.print("demo: audit round trip OK; tampering detected", {
+        cli.print("demo: example skills verified and installed; audit round trip OK; tampering detected", {
           ok: true,
+          skills,
           entries: log.size,
           checkpoint,
           tamperDetected: caught.failure,

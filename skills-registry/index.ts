@@ -1,0 +1,26 @@
+/** skills-registry: manifest schema, pack, sign, verify, safe install, store. */
+export { type RegistryErrorCode, RegistryError } from "./errors.js";
+export { manifestJsonSchema } from "./manifest/json-schema.js";
+export { parseManifest } from "./manifest/parse.js";
+export { type CredentialRule, type FsRule, type Manifest, type ManifestInput, ManifestSchema, type NetRule } from "./manifest/schema.js";
+export { checkSkillMdAgrees, parseSkillMd, type SkillDoc } from "./manifest/skill-md.js";
+export { PACKAGE_LIMITS, type PackageLimits } from "./pack/limits.js";
+export { checkPackageContents, type PackedSkill, packSkill, tarballName } from "./pack/pack.js";
+export { generateSigningKey, keyIdOf, loadPublicKey, type SigningKeyPair } from "./sign/keys.js";
+export type { BundleJson } from "./sign/build-bundle.js";
+export { signSkillWithKey } from "./sign/sign-keyed.js";
+export { type KeylessOptions, signSkillKeyless } from "./sign/sign-keyless.js";
+export { parseSkillStatement, type SkillSubject, skillStatement } from "./sign/statement.js";
+export { type TrustIdentity, type TrustPolicy, TrustPolicySchema, type TrustPublisher, scopeCovers } from "./trust/policy.js";
+export { describeSigner } from "./trust/decide.js";
+export { publicGoodTrustedRoot, type TrustedRoot, trustedRootFromFile } from "./verify/trusted-root.js";
+export { type VerifiedPackage, verifySkillPackage } from "./verify/verify-package.js";
+export { type CapabilityChange, capabilityDiff } from "./install/capability-diff.js";
+export { type InstallRequest, type InstallResult, installSkill } from "./install/install.js";
+export { type LockedSkill, type Lockfile, readLockfile, type SignerIdentity } from "./install/lockfile.js";
+export { readPackage } from "./install/read-package.js";
+export { removeSkill } from "./install/remove.js";
+export { revocationOf } from "./install/status.js";
+export { bundlePath, skillDir } from "./install/store.js";
+export { readPackageAndBundle } from "./registry/fetch-source.js";
+export { parseSkillRef, publishToRegistry, resolveFromRegistry } from "./registry/static-registry.js";
