@@ -29,7 +29,7 @@ export function printTable(title: string, rows: Row[]): void {
   for (const r of rows) {
     const ratio = r.ours / r.baseline;
     const targets: string[] = [];
-    if (r.target !== undefined) targets.push(`≥ ${r.target}× ${ratio >= r.target ? "met" : "MISSED"}`);
+    if (r.target !== undefined) targets.push(`≥ ${Number(r.target.toFixed(2))}× ${ratio >= r.target ? "met" : "MISSED"}`);
     if (r.floor !== undefined) targets.push(`≥ ${fmt(r.floor)} ${r.unit} ${r.ours >= r.floor ? "met" : "MISSED"}`);
     console.log(
       `| ${r.what} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} (${r.baselineName}) | ${ratio.toFixed(2)}× | ${targets.join(", ") || "-"} |`,

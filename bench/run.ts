@@ -1,7 +1,9 @@
 import { benchAudit } from "./audit.js";
+import { benchRegistry } from "./registry.js";
 import { machine, printTable } from "./report.js";
 
 /** `npm run bench [-- --quick]`: every benchmark, each figure beside its in-run baseline. */
 const quick = process.argv.includes("--quick");
 console.log(`# skillgate benchmarks (${quick ? "quick smoke run" : "full"})\n\nMachine: ${machine()}`);
 printTable("Audit log", await benchAudit({ quick }));
+printTable("Skill packages", await benchRegistry({ quick }));

@@ -28,12 +28,23 @@ function inflate(tarball: Buffer, limits: PackageLimits): Buffer {
 }
 
 /**
+ * The inflated bytes must be a plain ustar archive. tar's parser would otherwise sniff
+ * and inflate a second compression layer by itself, outside the ceiling above.
+ */
+function requireUstar(tar: Buffer): void {
+  if (tar.length < BLOCK || tar.length % BLOCK !== 0 || tar.toString("latin1", 257, 262) !== "ustar") {
+    throw unsafe("package is not a plain ustar archive inside one gzip layer");
+  }
+}
+
+/**
  * Reads a (verified) package into memory, refusing every entry a skill package may
  * not contain. Nothing touches the file system here: the caller writes the checked
  * files into the store, so an archive can never place a byte outside it.
  */
 export function readPackage(tarball: Buffer, limits: PackageLimits = PACKAGE_LIMITS): Promise<PackFile[]> {
   const tar = inflate(tarball, limits);
+  requireUstar(tar);
   return new Promise((resolve, reject) => {
     const files: PackFile[] = [];
     const seen = new Set<string>();

@@ -41,6 +41,10 @@ describe("skill author → operator round trip through the CLI", () => {
     const keys = json("keys", "generate", "--out", "keys");
     assert.equal(statSync(join(dir, "keys", "skill-signing.key.pem")).mode & 0o777, 0o600);
     assertCleanFailure(sg("keys", "generate", "--out", "keys"), "KEY_EXISTS");
+    assertCleanFailure(sg("skill", "sign", "acme-hello-0.1.0.tgz"), "USAGE");
+    // Outside CI there is no ambient OIDC identity: keyless signing fails cleanly, offline.
+    assertCleanFailure(sg("skill", "sign", "acme-hello-0.1.0.tgz", "--keyless"), "SKILL_SIGN_FAILED");
+    assert.equal(existsSync(join(dir, "acme-hello-0.1.0.tgz.sigstore.json")), false);
     ok("skill", "sign", "acme-hello-0.1.0.tgz", "--key", "keys/skill-signing.key.pem");
     assert.ok(existsSync(join(dir, "acme-hello-0.1.0.tgz.sigstore.json")));
     assertCleanFailure(sg("skill", "verify", "acme-hello-0.1.0.tgz"), "SKILL_UNTRUSTED_SIGNER");
