@@ -1,0 +1,98 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Which of the process walls a worker actually gets on this host. */
+export interface Walls {
+  /** Node's permission model: fs reads limited, no fs writes, no child processes, no worker threads. */
+  permissionModel: string | null;
+  /** An empty network namespace (Linux user namespaces via `unshare -rn`). */
+  networkNamespace: boolean;
+  /** No environment variables at all reach the worker. */
+  emptyEnvironment: true;
+  heapCapMb: number;
+}
+
+export interface WorkerLaunch {
+  command: string;
+  args: string[];
+  walls: Walls;
+  readPaths: string[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+function packageDir(name: string): string | undefined {
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The repository root: the nearest package.json above the compiled sandbox. */
+function projectRoot(): string {
+  let dir = here;
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** Files the worker must read to start: its own code, zod, isolated-vm, the package.json ESM lookup needs. */
+export function workerReadPaths(entry: string): string[] {
+  const paths = [`${here}/`, dirname(entry) + "/", join(projectRoot(), "package.json")];
+  for (const name of ["zod", "isolated-vm", "isolated-vm-v5"]) {
+    const dir = packageDir(name);
+    if (dir) paths.push(`${dir}/`);
+  }
+  return [...new Set(paths)];
+}
+
+export function permissionFlag(): string | null {
+  if (process.allowedNodeEnvironmentFlags.has("--permission")) return "--permission";
+  if (process.allowedNodeEnvironmentFlags.has("--experimental-permission")) return "--experimental-permission";
+  return null;
+}
+
+let netnsWorks: boolean | undefined;
+const UNSHARE = ["/usr/bin/unshare", "/bin/unshare"].find((p) => existsSync(p));
+
+/** Whether `unshare -rn` can give a process an empty network namespace here (checked once). */
+export function networkNamespaceAvailable(): boolean {
+  if (netnsWorks === undefined) {
+    const probe = UNSHARE ? spawnSync(UNSHARE, ["-rn", process.execPath, "-e", "0"], { stdio: "ignore", timeout: 10_000, env: {} }) : undefined;
+    netnsWorks = probe?.status === 0;
+  }
+  return netnsWorks;
+}
+
+export const WORKER_ENTRY = join(here, "worker", "worker-main.js");
+
+/**
+ * The command line of a sandbox worker: no startup snapshot (isolated-vm needs that), a
+ * heap cap, the permission model with reads limited to the worker's own code, native
+ * addons allowed for isolated-vm only, and, where the OS allows, no network at all.
+ */
+export function workerLaunch(options: { entry?: string; heapMb?: number; idleTtlMs?: number; network?: "isolate" | "allow" } = {}): WorkerLaunch {
+  const entry = options.entry ?? WORKER_ENTRY;
+  const heapMb = options.heapMb ?? 512;
+  const flag = permissionFlag();
+  const readPaths = workerReadPaths(entry);
+  const nodeArgs = [
+    "--no-node-snapshot",
+    `--max-old-space-size=${heapMb}`,
+    "--no-warnings",
+    ...(flag ? [flag, "--allow-addons", ...readPaths.map((p) => `--allow-fs-read=${p}`)] : []),
+    entry,
+    String(options.idleTtlMs ?? 60_000),
+  ];
+  const netns = options.network !== "allow" && networkNamespaceAvailable();
+  return {
+    command: netns ? (UNSHARE as string) : process.execPath,
+    args: netns ? ["-rn", process.execPath, ...nodeArgs] : nodeArgs,
+    walls: { permissionModel: flag, networkNamespace: netns, emptyEnvironment: true, heapCapMb: heapMb },
+    readPaths,
+  };
+}
