@@ -14,6 +14,8 @@ export interface StatePaths {
   /** Content-addressed skill store: `skills/<sha256>/`. */
   skillsDir: string;
   lockfile: string;
+  /** Per-session workspaces skills may read and write (by manifest). */
+  workspacesDir: string;
 }
 
 export function resolveHome(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -33,6 +35,7 @@ export function statePaths(home: string): StatePaths {
     exportsDir: join(home, "exports"),
     skillsDir: join(home, "skills"),
     lockfile: join(home, "skills.lock.json"),
+    workspacesDir: join(home, "workspaces"),
   };
 }
 

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -21,6 +21,8 @@ import {
 import { openAuditLog } from "../../audit-log.js";
 import { SkillgateError } from "../../errors.js";
 import { scaffoldSkill } from "../../skills/scaffold.js";
+import { loadDevSkill, loadInstalledSkill, runSkillOnce } from "../../skills/run-skill.js";
+import { createLogger } from "../../logger.js";
 import { fetchPackage, inspectPackage, installAudited, removeAudited, trustedRootFor } from "../../skills/skill-service.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
 
@@ -216,8 +218,57 @@ function registerOperatorCommands(skill: Command): void {
     });
 }
 
+const RunOptions = z.object({
+  input: z.string().default("{}"),
+  session: z.string().min(1).max(512).optional(),
+  dev: z.boolean().optional(),
+});
+
+function registerRunCommand(skill: Command): void {
+  skill
+    .command("run")
+    .description("invoke one tool of an installed skill in the sandbox (no model); --dev DIR runs an unsigned skill directory")
+    .argument("<skill>", "@scope/name of an installed skill, or a directory with --dev")
+    .argument("<tool>", "tool name")
+    .option("--input <json>", "tool input as JSON", "{}")
+    .option("--session <key>", "session key (its workspace and isolate)")
+    .option("--dev", "run an unsigned local skill directory (authors only; never on a public bind)")
+    .action(async (target: string, tool: string, raw: unknown, command: Command) => {
+      const cli = contextOf(command);
+      const o = parseArg(RunOptions, raw, "options");
+      let input: unknown;
+      try {
+        input = JSON.parse(o.input);
+      } catch {
+        throw new SkillgateError("USAGE", "--input must be JSON");
+      }
+      const config = await cli.config();
+      let skillToRun;
+      if (o.dev) {
+        if (!isLoopback(config.gateway.host)) {
+          throw new SkillgateError("DEV_REFUSED", `--dev is refused: the gateway config binds ${config.gateway.host}, not loopback`);
+        }
+        process.stderr.write(`skillgate: WARNING: running UNSIGNED skill directory ${target} (--dev). It is sandboxed, but nobody vouched for it.\n`);
+        skillToRun = await loadDevSkill(target);
+      } else {
+        skillToRun = await loadInstalledSkill(cli.paths, config.trust, parseArg(SkillNameArg, target, "skill"));
+      }
+      const logger = createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
+      const session = o.session ?? `hook:${randomUUID()}`;
+      const result = await withAudit(cli, (audit) =>
+        runSkillOnce({ paths: cli.paths, audit, logger, skill: skillToRun, tool, input, session, actor: o.dev ? "operator:cli:dev" : "operator:cli", dev: o.dev ?? false }),
+      );
+      cli.print(JSON.stringify(result.output, null, 2), { ok: true, output: result.output, stats: result.stats, session });
+    });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+}
+
 export function registerSkill(program: Command): void {
   const skill = program.command("skill").description("author, sign, verify and install skills");
   registerAuthorCommands(skill);
   registerOperatorCommands(skill);
+  registerRunCommand(skill);
 }

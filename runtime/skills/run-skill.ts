@@ -1,0 +1,78 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { AuditLog } from "../../audit/index.js";
+import { type InvokeResult, SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
+import { checkPackageContents, type Manifest, readLockfile, revocationOf, skillDir, type TrustPolicy } from "../../skills-registry/index.js";
+import { readSkillDir } from "./read-dir.js";
+import { auditSandboxEvent, defaultCapabilityHandler } from "../effects/capability-handler.js";
+import { SkillgateError } from "../errors.js";
+import type { Logger } from "pino";
+import type { StatePaths } from "../state/state-dir.js";
+
+/** An installed skill as the sandbox runs it: code from the content-addressed store, manifest from the lockfile. */
+export async function loadInstalledSkill(paths: StatePaths, policy: TrustPolicy, name: string): Promise<SandboxSkill> {
+  const locked = (await readLockfile(paths.lockfile)).skills[name];
+  if (!locked) throw new SkillgateError("SKILL_NOT_INSTALLED", `${name} is not installed`);
+  const disabled = revocationOf(locked, policy);
+  if (disabled) throw new SkillgateError("SKILL_DISABLED", `${name} is disabled: ${disabled}`);
+  const code = await readFile(join(skillDir(paths.skillsDir, locked.sha256), locked.manifest.entry), "utf8");
+  return { name, digest: locked.sha256, code, manifest: locked.manifest };
+}
+
+/** An unsigned skill directory, for an author's inner loop (`skill run --dev`). */
+export async function loadDevSkill(dir: string): Promise<SandboxSkill> {
+  const files = await readSkillDir(dir);
+  const manifest: Manifest = checkPackageContents(files.files);
+  const entry = files.files.find((f) => f.path === manifest.entry);
+  return { name: manifest.name, digest: `dev-${files.sha256}`, code: entry?.content.toString("utf8") ?? "", manifest };
+}
+
+export interface RunRequest {
+  paths: StatePaths;
+  audit: AuditLog;
+  logger: Logger;
+  skill: SandboxSkill;
+  tool: string;
+  input: unknown;
+  session: string;
+  actor: string;
+  dev: boolean;
+}
+
+/** One tool call, no model involved, under the same manifest checks and audit as any other. */
+export async function runSkillOnce(req: RunRequest): Promise<InvokeResult> {
+  const pool = await SandboxPool.start({
+    size: 1,
+    capabilityHandler: defaultCapabilityHandler({ workspacesRoot: req.paths.workspacesDir, audit: req.audit, logger: req.logger }),
+    onEvent: (event) => auditSandboxEvent(req.audit, event),
+  });
+  const call = { skill: req.skill.name, digest: req.skill.digest, tool: req.tool, dev: req.dev };
+  try {
+    await req.audit.append({ session: req.session, actor: req.actor, kind: "decided", type: "tool.call", data: call, blobs: [{ content: JSON.stringify(req.input ?? null), type: "application/json" }] });
+    try {
+      const result = await pool.invoke({ session: req.session, skill: req.skill, tool: req.tool, input: req.input, fresh: true });
+      await req.audit.append({
+        session: req.session,
+        actor: `skill:${req.skill.name}`,
+        kind: "saw",
+        type: "tool.result",
+        data: { ...call, ok: true, calls: result.stats.calls, cpuMs: Math.round(result.stats.cpuMs * 1000) / 1000 },
+        blobs: [{ content: JSON.stringify(result.output), type: "application/json" }],
+      });
+      return result;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      await req.audit.append({
+        session: req.session,
+        actor: `skill:${req.skill.name}`,
+        kind: "saw",
+        type: "tool.result",
+        data: { ...call, ok: false, code: typeof code === "string" ? code : "INTERNAL", message: (err as Error).message.split("\n")[0] ?? "" },
+      });
+      throw err;
+    }
+  } finally {
+    await pool.close();
+    await req.audit.settle();
+  }
+}
