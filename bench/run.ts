@@ -1,5 +1,6 @@
 import { benchAudit } from "./audit.js";
 import { benchRegistry } from "./registry.js";
+import { benchSandbox } from "./sandbox.js";
 import { machine, printTable } from "./report.js";
 
 /** `npm run bench [-- --quick]`: every benchmark, each figure beside its in-run baseline. */
@@ -7,3 +8,6 @@ const quick = process.argv.includes("--quick");
 console.log(`# skillgate benchmarks (${quick ? "quick smoke run" : "full"})\n\nMachine: ${machine()}`);
 printTable("Audit log", await benchAudit({ quick }));
 printTable("Skill packages", await benchRegistry({ quick }));
+const sandbox = await benchSandbox({ quick });
+printTable("Sandbox", sandbox.rows);
+for (const note of sandbox.notes) console.log(`\n${note}`);

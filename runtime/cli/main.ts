@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { summarizeError } from "../errors.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerRegistry } from "./commands/registry.js";
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerTrust(program);
   registerRegistry(program);
   registerAudit(program);
+  registerDoctor(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ outputError: () => {} });
