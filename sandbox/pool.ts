@@ -71,6 +71,8 @@ export interface InvokeResult {
 }
 
 interface Pending {
+  /** The message as sent, to resend with the code when the worker asks for it. */
+  message: Extract<ToWorker, { type: "invoke" }>;
   resolve: (r: InvokeResult) => void;
   reject: (e: SandboxError) => void;
   session: string;
@@ -79,6 +81,8 @@ interface Pending {
 
 interface Worker {
   child: ChildProcess;
+  /** Digests whose code this worker has been sent. */
+  sentCode: Set<string>;
   ready: Promise<void>;
   pending: Map<string, Pending>;
   alive: boolean;
@@ -118,6 +122,7 @@ export class SandboxPool {
     let failStart: (e: Error) => void = () => {};
     const worker: Worker = {
       child,
+      sentCode: new Set(),
       pending: new Map(),
       alive: true,
       ready: new Promise<void>((resolve, reject) => {
@@ -159,6 +164,12 @@ export class SandboxPool {
     if (message.type === "cap") return void this.onCapability(worker, message);
     const entry = worker.pending.get(message.id);
     if (!entry) return;
+    if (!message.ok && message.error?.code === "NEED_CODE" && entry.message.code === undefined) {
+      entry.message = { ...entry.message, code: entry.skill.code };
+      worker.sentCode.add(entry.skill.digest);
+      worker.child.send(entry.message);
+      return;
+    }
     worker.pending.delete(message.id);
     this.invocations.delete(message.id);
     if (message.ok && message.output !== undefined) {
@@ -254,14 +265,14 @@ export class SandboxPool {
     return worker.ready.then(
       () =>
         new Promise<InvokeResult>((resolve, reject) => {
-          const pending: Pending = { resolve, reject, session, skill };
-          worker.pending.set(id, pending);
-          this.invocations.set(id, { worker, pending });
-          worker.child.send({
+          const firstTime = !worker.sentCode.has(skill.digest);
+          worker.sentCode.add(skill.digest);
+          const message: Extract<ToWorker, { type: "invoke" }> = {
             type: "invoke",
             id,
             key,
-            code: skill.code,
+            digest: skill.digest,
+            ...(firstTime ? { code: skill.code } : {}),
             filename: `skill:///${skill.name}@${skill.digest.slice(0, 12)}/${skill.manifest.entry}`,
             tool,
             input: options.input as Json,
@@ -269,7 +280,11 @@ export class SandboxPool {
             capabilities: declaredCapabilities(skill.manifest),
             wasm: false,
             fresh: options.fresh ?? false,
-          } satisfies ToWorker);
+          };
+          const pending: Pending = { message, resolve, reject, session, skill };
+          worker.pending.set(id, pending);
+          this.invocations.set(id, { worker, pending });
+          worker.child.send(message);
         }),
     );
   }

@@ -30,7 +30,9 @@ export const InvokeMessage = z
     id: Id,
     /** Isolate identity: one per (session, skill@digest). */
     key: z.string().min(1).max(1024),
-    code: z.string().max(16 * 1024 * 1024),
+    digest: z.string().min(1).max(128),
+    /** Sent once per worker and digest; the worker keeps it and answers NEED_CODE if it has not. */
+    code: z.string().max(16 * 1024 * 1024).optional(),
     filename: z.string().max(512),
     tool: z.string().min(1).max(64),
     input: Json,

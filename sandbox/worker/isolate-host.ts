@@ -52,6 +52,8 @@ function classify(err: unknown, invocation: Invocation, isolate: IvmIsolate): Wi
  */
 export class IsolateHost {
   private readonly warm = new Map<string, Warm>();
+  /** Skill code by digest, so the gateway sends each bundle once, not on every call. */
+  private readonly code = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -79,7 +81,7 @@ export class IsolateHost {
     if (!w.isolate.isDisposed) w.isolate.dispose();
   }
 
-  private async create(req: InvokeRequest): Promise<Warm> {
+  private async create(req: InvokeRequest, code: string): Promise<Warm> {
     const isolate = new this.ivm.Isolate({ memoryLimit: req.limits.memoryMb });
     try {
       const context = await isolate.createContext();
@@ -108,7 +110,7 @@ export class IsolateHost {
       })) as IvmReference;
       const host = await isolate.compileModule(hostModuleSource(req.capabilities), { filename: "skillgate:host" });
       // Only the synthetic host module can be imported; a package never supplies cached data.
-      const module = await isolate.compileModule(req.code, { filename: req.filename });
+      const module = await isolate.compileModule(code, { filename: req.filename });
       await module.instantiate(context, (specifier) => {
         if (specifier === "skillgate") return host;
         throw new Error(`skills can import only "skillgate", not ${JSON.stringify(specifier)}`);
@@ -129,10 +131,16 @@ export class IsolateHost {
     let coldStart = false;
     let warm = this.warm.get(req.key);
     const zeroStats = (): InvokeStats => ({ cpuMs: 0, wallMs: Date.now() - started, calls: 0, coldStart });
+    if (req.code !== undefined) {
+      if (this.code.size >= 64 && !this.code.has(req.digest)) this.code.delete(this.code.keys().next().value as string);
+      this.code.set(req.digest, req.code);
+    }
     if (!warm) {
       coldStart = true;
+      const code = this.code.get(req.digest);
+      if (code === undefined) return { ok: false, error: { code: "NEED_CODE", message: "send the bundle" }, stats: zeroStats() };
       try {
-        warm = await this.create(req);
+        warm = await this.create(req, code);
       } catch (err) {
         return { ok: false, error: (err as { wire: WireError }).wire, stats: zeroStats() };
       }
