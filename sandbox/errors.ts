@@ -26,3 +26,18 @@ export class SandboxError extends Error {
     if (options?.details) this.details = options.details;
   }
 }
+
+/**
+ * Thrown by a capability handler to refuse a call (as opposed to failing it): the pool
+ * reports it as a `refused` event, like its own manifest refusals, so it is audited.
+ */
+export class CapabilityRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly refusal: { capability: string; op: string; request: string; need: string },
+  ) {
+    super(message);
+    this.name = "CapabilityRefused";
+  }
+}

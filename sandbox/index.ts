@@ -1,6 +1,6 @@
 /** The sandbox module's public surface. */
 export { type CapabilityDecision, checkCapability, declaredCapabilities, hostMatches, type NetTarget, type NotCapable, pathMatches, safeWorkspacePath } from "./capability-check.js";
-export { SandboxError, type SandboxErrorCode } from "./errors.js";
+export { CapabilityRefused, SandboxError, type SandboxErrorCode } from "./errors.js";
 export { candidatesFor, loadIvm, snapshotDisabled } from "./ivm-loader.js";
 export type { IvmContext, IvmIsolate, IvmModule, LoadedIvm } from "./ivm-types.js";
 export { networkNamespaceAvailable, permissionFlag, type Walls, WORKER_ENTRY, workerLaunch } from "./launch.js";

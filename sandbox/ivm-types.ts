@@ -14,6 +14,7 @@ export interface IvmReference<T = unknown> {
   readonly typeof: string;
   apply(receiver: unknown, args: unknown[], options?: { timeout?: number; arguments?: IvmTransferOptions; result?: IvmTransferOptions }): Promise<unknown>;
   derefInto(): unknown;
+  get(property: string, options?: IvmTransferOptions): Promise<unknown>;
   release(): void;
   /** Present for typing only. */
   readonly __value?: T;

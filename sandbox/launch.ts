@@ -2,13 +2,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Which of the process walls a worker actually gets on this host. */
 export interface Walls {
   /** Node's permission model: fs reads limited, no fs writes, no child processes, no worker threads. */
   permissionModel: string | null;
-  /** An empty network namespace (Linux user namespaces via `unshare -rn`). */
+  /** Empty network and PID namespaces (Linux user namespaces via `unshare`). */
   networkNamespace: boolean;
   /** No environment variables at all reach the worker. */
   emptyEnvironment: true;
@@ -58,17 +58,23 @@ export function permissionFlag(): string | null {
 
 let netnsWorks: boolean | undefined;
 const UNSHARE = ["/usr/bin/unshare", "/bin/unshare"].find((p) => existsSync(p));
+/**
+ * A new user, network and PID namespace: no network interfaces, and no other process
+ * visible to signal. The worker is PID 1 inside; --kill-child ends it with unshare.
+ */
+const UNSHARE_ARGS = ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"];
 
-/** Whether `unshare -rn` can give a process an empty network namespace here (checked once). */
+/** Whether `unshare` can give a process empty user, network and PID namespaces here (checked once). */
 export function networkNamespaceAvailable(): boolean {
   if (netnsWorks === undefined) {
-    const probe = UNSHARE ? spawnSync(UNSHARE, ["-rn", process.execPath, "-e", "0"], { stdio: "ignore", timeout: 10_000, env: {} }) : undefined;
+    const probe = UNSHARE ? spawnSync(UNSHARE, [...UNSHARE_ARGS, process.execPath, "-e", "0"], { stdio: "ignore", timeout: 10_000, env: {} }) : undefined;
     netnsWorks = probe?.status === 0;
   }
   return netnsWorks;
 }
 
 export const WORKER_ENTRY = join(here, "worker", "worker-main.js");
+const LOCKDOWN = join(here, "worker", "lockdown.js");
 
 /**
  * The command line of a sandbox worker: no startup snapshot (isolated-vm needs that), a
@@ -85,13 +91,14 @@ export function workerLaunch(options: { entry?: string; heapMb?: number; idleTtl
     `--max-old-space-size=${heapMb}`,
     "--no-warnings",
     ...(flag ? [flag, "--allow-addons", ...readPaths.map((p) => `--allow-fs-read=${p}`)] : []),
+    `--import=${pathToFileURL(LOCKDOWN).href}`,
     entry,
     String(options.idleTtlMs ?? 60_000),
   ];
   const netns = options.network !== "allow" && networkNamespaceAvailable();
   return {
     command: netns ? (UNSHARE as string) : process.execPath,
-    args: netns ? ["-rn", process.execPath, ...nodeArgs] : nodeArgs,
+    args: netns ? [...UNSHARE_ARGS, process.execPath, ...nodeArgs] : nodeArgs,
     walls: { permissionModel: flag, networkNamespace: netns, emptyEnvironment: true, heapCapMb: heapMb },
     readPaths,
   };

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Validator } from "@cfworker/json-schema";
 import type { Manifest } from "../skills-registry/index.js";
 import { checkCapability, declaredCapabilities, type NetTarget, type NotCapable } from "./capability-check.js";
-import { SandboxError, type SandboxErrorCode } from "./errors.js";
+import { CapabilityRefused, SandboxError, type SandboxErrorCode } from "./errors.js";
 import { type Walls, workerLaunch } from "./launch.js";
 import { type CapabilityName, type CapRequest, FromWorkerSchema, type InvokeStats, type SandboxLimits, type ToWorker } from "./protocol.js";
 
@@ -73,6 +73,9 @@ export interface InvokeResult {
 interface Pending {
   /** The message as sent, to resend with the code when the worker asks for it. */
   message: Extract<ToWorker, { type: "invoke" }>;
+  /** Counted here too: the worker's own count cannot be trusted. */
+  calls: number;
+  timer?: NodeJS.Timeout;
   resolve: (r: InvokeResult) => void;
   reject: (e: SandboxError) => void;
   session: string;
@@ -87,6 +90,10 @@ interface Worker {
   pending: Map<string, Pending>;
   alive: boolean;
 }
+
+/** Error codes a worker may report; it cannot claim a refusal or a crash. */
+const WORKER_CODES = new Set<string>(["MEMORY_LIMIT", "CPU_LIMIT", "WALL_LIMIT", "OUTPUT_LIMIT", "CALL_LIMIT", "TOOL_NOT_FOUND", "SKILL_LOAD_FAILED", "SKILL_ERROR"]);
+const WORKER_GRACE_MS = 1000;
 
 const DEFAULT_MAX: SandboxLimits = { memoryMb: 256, cpuMs: 10_000, wallMs: 60_000, outputBytes: 4 * 1024 * 1024, maxCalls: 256 };
 
@@ -110,7 +117,14 @@ export class SandboxPool {
   static async start(options: PoolOptions): Promise<SandboxPool> {
     const pool = new SandboxPool(options);
     for (let i = 0; i < (options.size ?? 2); i++) pool.workers.push(pool.spawnWorker());
-    await Promise.all(pool.workers.map((w) => w.ready));
+    try {
+      await Promise.all(pool.workers.map((w) => w.ready));
+    } catch (err) {
+      // Do not keep respawning workers that cannot start.
+      pool.closed = true;
+      for (const w of pool.workers) if (w.alive) w.child.kill("SIGKILL");
+      throw err;
+    }
     return pool;
   }
 
@@ -144,6 +158,7 @@ export class SandboxPool {
   private onWorkerExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     for (const [id, p] of worker.pending) {
       this.invocations.delete(id);
+      if (p.timer) clearTimeout(p.timer);
       p.reject(new SandboxError("WORKER_CRASHED", `the sandbox worker died (${signal ?? `exit ${code}`}) during this call`));
       this.options.onEvent?.({ type: "crashed", session: p.session, skill: p.skill.name, invocation: id, message: String(signal ?? code) });
     }
@@ -170,21 +185,28 @@ export class SandboxPool {
       worker.child.send(entry.message);
       return;
     }
-    worker.pending.delete(message.id);
-    this.invocations.delete(message.id);
+    this.finish(worker, message.id, entry);
     if (message.ok && message.output !== undefined) {
+      const cap = this.limitsFor(entry.skill).outputBytes;
+      if (Buffer.byteLength(message.output) > cap) return entry.reject(new SandboxError("OUTPUT_LIMIT", `the tool's output is over ${cap} bytes`));
       let output: Json;
       try {
         output = JSON.parse(message.output) as Json;
       } catch {
         return entry.reject(new SandboxError("SKILL_ERROR", "the tool's output is not JSON"));
       }
-      const cap = this.limitsFor(entry.skill).outputBytes;
-      if (Buffer.byteLength(message.output) > cap) return entry.reject(new SandboxError("OUTPUT_LIMIT", `the tool's output is over ${cap} bytes`));
       return entry.resolve({ output, stats: message.stats });
     }
-    const code = (message.error?.code ?? "SKILL_ERROR") as SandboxErrorCode;
+    // A worker may only report what a worker can know; anything else becomes SKILL_ERROR.
+    const reported = message.error?.code ?? "SKILL_ERROR";
+    const code: SandboxErrorCode = WORKER_CODES.has(reported) ? (reported as SandboxErrorCode) : "SKILL_ERROR";
     entry.reject(new SandboxError(code, message.error?.message ?? "the skill failed", { details: { stats: message.stats } }));
+  }
+
+  private finish(worker: Worker, id: string, entry: Pending): void {
+    worker.pending.delete(id);
+    this.invocations.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
   }
 
   private async onCapability(worker: Worker, req: CapRequest): Promise<void> {
@@ -197,6 +219,11 @@ export class SandboxPool {
       return reply({ type: "cap-reply", callId: req.callId, ok: false, error: { code: "NOT_CAPABLE", message: "no such invocation" } });
     }
     const { session, skill } = running.pending;
+    running.pending.calls += 1;
+    const maxCalls = this.limitsFor(skill).maxCalls;
+    if (running.pending.calls > maxCalls) {
+      return reply({ type: "cap-reply", callId: req.callId, ok: false, error: { code: "CALL_LIMIT", message: `more than ${maxCalls} capability calls` } });
+    }
     const decision = checkCapability(skill.manifest, req.capability, req.op, req.args as Json);
     if (!decision.ok) {
       this.options.onEvent?.({ type: "refused", session, skill: skill.name, invocation: req.invocation, refusal: decision.refusal });
@@ -211,6 +238,11 @@ export class SandboxPool {
       const value = await this.options.capabilityHandler({ session, skill, invocation: req.invocation, capability: req.capability, op: req.op, args: req.args as Json, net: decision.net });
       reply({ type: "cap-reply", callId: req.callId, ok: true, value });
     } catch (err) {
+      if (err instanceof CapabilityRefused) {
+        const refusal = { ...err.refusal, capability: req.capability, op: req.op };
+        this.options.onEvent?.({ type: "refused", session, skill: skill.name, invocation: req.invocation, refusal });
+        return reply({ type: "cap-reply", callId: req.callId, ok: false, error: { code: err.code, message: err.message.split("\n")[0]?.slice(0, 1000) ?? "refused", details: refusal } });
+      }
       const e = err as { code?: unknown; message?: unknown; details?: unknown };
       reply({
         type: "cap-reply",
@@ -281,7 +313,14 @@ export class SandboxPool {
             wasm: false,
             fresh: options.fresh ?? false,
           };
-          const pending: Pending = { message, resolve, reject, session, skill };
+          const pending: Pending = { message, resolve, reject, session, skill, calls: 0 };
+          // The worker enforces the wall limit; this catches a worker that stops answering.
+          pending.timer = setTimeout(() => {
+            if (!worker.pending.has(id)) return;
+            this.finish(worker, id, pending);
+            reject(new SandboxError("WALL_LIMIT", `the sandbox worker did not answer within ${message.limits.wallMs} ms`));
+            worker.child.kill("SIGKILL");
+          }, message.limits.wallMs + WORKER_GRACE_MS);
           worker.pending.set(id, pending);
           this.invocations.set(id, { worker, pending });
           worker.child.send(message);

@@ -78,7 +78,7 @@ export const ResultMessage = z
     id: Id,
     ok: z.boolean(),
     /** The tool's output as JSON text (its size is what the output cap counts). */
-    output: z.string().optional(),
+    output: z.string().max(64 * 1024 * 1024).optional(),
     error: ErrorShape.optional(),
     stats: StatsSchema,
   })

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/index.js";
-import type { CapabilityCall, CapabilityHandler, SandboxEvent } from "../../sandbox/index.js";
+import { type CapabilityCall, type CapabilityHandler, CapabilityRefused, type SandboxEvent } from "../../sandbox/index.js";
 import { SkillgateError } from "../errors.js";
 import { KvStore } from "./kv-store.js";
 import { manifestFetch } from "./net-fetch.js";
@@ -32,7 +32,33 @@ function str(args: Json, key: string): string {
  * HTTP egress, the session's workspace files, the skill's key-value space and logging.
  * Every effect is audited as `touched`. Credentials and policy arrive with the broker.
  */
+/** Errors that are refusals of what the skill asked for (as opposed to failures of the effect). */
+const REFUSALS = new Set(["NOT_CAPABLE", "FS_REFUSED", "KV_QUOTA", "KV_REFUSED", "CREDENTIAL_UNAVAILABLE"]);
+
 export function defaultCapabilityHandler(options: EffectsOptions): CapabilityHandler {
+  const perform = performer(options);
+  return async (call: CapabilityCall): Promise<Json> => {
+    try {
+      return await perform(call);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === "string" && REFUSALS.has(code) && !(err instanceof CapabilityRefused)) {
+        // A refusal, not a failure: the sandbox reports it and the runtime audits it.
+        const details = (err as { details?: { request?: string; need?: string } }).details;
+        const message = (err as Error).message.split("\n")[0] ?? code;
+        throw new CapabilityRefused(code, message, {
+          capability: call.capability,
+          op: call.op,
+          request: details?.request ?? message,
+          need: details?.need ?? "",
+        });
+      }
+      throw err;
+    }
+  };
+}
+
+function performer(options: EffectsOptions): CapabilityHandler {
   const kv = options.kv ?? new KvStore();
   return async (call: CapabilityCall): Promise<Json> => {
     const { session, skill, capability, op, args } = call;
@@ -44,13 +70,22 @@ export function defaultCapabilityHandler(options: EffectsOptions): CapabilityHan
         if (call.net.credential) {
           throw new SkillgateError("CREDENTIAL_UNAVAILABLE", `no secret is bound to cred:${call.net.credential} (the credential broker is not configured)`);
         }
-        const res = await manifestFetch(skill.manifest, call.net, args, {
-          maxResponseBytes: options.maxResponseBytes ?? 4 * 1024 * 1024,
-          timeoutMs: skill.manifest.limits.wallMs,
-          maxRedirects: 5,
-        });
-        await touched("net.fetch", { hops: res.hops, bytes: Buffer.byteLength(res.body) });
-        return { status: res.status, headers: res.headers, body: res.body };
+        const hops: { method: string; host: string; port: number; path: string; status: number }[] = [];
+        try {
+          const res = await manifestFetch(
+            skill.manifest,
+            call.net,
+            args,
+            { maxResponseBytes: options.maxResponseBytes ?? 4 * 1024 * 1024, timeoutMs: skill.manifest.limits.wallMs, maxRedirects: 5 },
+            hops,
+          );
+          await touched("net.fetch", { hops, ok: true, bytes: Buffer.byteLength(res.body) });
+          return { status: res.status, headers: res.headers, body: res.body };
+        } catch (err) {
+          // Requests that went out are evidence even when the call as a whole failed.
+          if (hops.length > 0) await touched("net.fetch", { hops, ok: false, code: String((err as { code?: unknown }).code ?? "NET_FAILED") });
+          throw err;
+        }
       }
       case "fs": {
         const root = workspaceDir(options.workspacesRoot, session);

@@ -49,13 +49,19 @@ async function readCapped(response: Response, max: number): Promise<string> {
  * each hop must pass the manifest again: a declared host cannot bounce a skill to an
  * undeclared one.
  */
-export async function manifestFetch(manifest: Manifest, first: NetTarget, args: Json, limits: FetchLimits): Promise<FetchOutcome> {
+export async function manifestFetch(
+  manifest: Manifest,
+  first: NetTarget,
+  args: Json,
+  limits: FetchLimits,
+  /** Filled as requests go out, so the caller can audit egress even when a later hop fails. */
+  hops: FetchOutcome["hops"] = [],
+): Promise<FetchOutcome> {
   const o = args && typeof args === "object" && !Array.isArray(args) ? args : {};
   let target = first;
   let method = first.method;
   let body = typeof o.body === "string" ? o.body : undefined;
   const headers = requestHeaders(o.headers);
-  const hops: FetchOutcome["hops"] = [];
   const deadline = AbortSignal.timeout(limits.timeoutMs);
   for (let hop = 0; ; hop++) {
     let response: Response;
@@ -88,6 +94,14 @@ export async function manifestFetch(manifest: Manifest, first: NetTarget, args: 
       const value = response.headers.get(name);
       if (value !== null) out[name] = value;
     }
-    return { status: response.status, headers: out, body: await readCapped(response, limits.maxResponseBytes), hops };
+    let text: string;
+    try {
+      text = await readCapped(response, limits.maxResponseBytes);
+    } catch (err) {
+      if (err instanceof SkillgateError) throw err;
+      const reason = (err as Error).name === "TimeoutError" ? "timed out" : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+      throw new SkillgateError("NET_FAILED", `${method} ${target.host}${target.path}: reading the response ${reason}`);
+    }
+    return { status: response.status, headers: out, body: text, hops };
   }
 }

@@ -19,6 +19,9 @@ function refused(message: string): SkillgateError {
 /**
  * Resolves a workspace-relative path, refusing `..`, absolute paths and any symlink on
  * the way: a link planted in the workspace must not lead a later call outside it.
+ * Skills cannot create links or rename directories, so the remaining race (another
+ * local process swapping a parent directory between this check and the open) needs
+ * someone already on the host; O_NOFOLLOW covers the last component.
  */
 async function resolveInside(root: string, path: string, options: { create?: boolean } = {}): Promise<string> {
   if (!safeWorkspacePath(path)) throw refused(`${JSON.stringify(path)} is not a relative path inside the workspace`);

@@ -90,9 +90,14 @@ const capabilities = {};
 for (const name of capabilityNames) capabilities[name] = freeze(makers[name]());
 defineProperty(globalThis, "__skillgate_capabilities__", { value: freeze(capabilities), configurable: true });
 
+let tools = null;
+/** Binds the skill's module namespace once, after it is evaluated. */
+function bindTools(namespace) {
+  if (tools === null) tools = namespace;
+}
 /** Runs one exported tool; returns its result as JSON text. */
-async function runTool(namespace, name, inputText) {
-  const fn = namespace[name];
+async function runTool(name, inputText) {
+  const fn = tools === null ? undefined : tools[name];
   if (typeof fn !== "function") throw new GuestError("TOOL_NOT_FOUND: the bundle exports no function " + name);
   const output = await fn(parse(inputText));
   const text = stringify(output === undefined ? null : output);
@@ -100,7 +105,7 @@ async function runTool(namespace, name, inputText) {
   return text;
 }
 freeze(NotCapable.prototype);
-return runTool;
+return { runTool, bindTools };
 `;
 }
 

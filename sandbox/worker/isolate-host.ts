@@ -55,6 +55,9 @@ export class IsolateHost {
   /** Skill code by digest, so the gateway sends each bundle once, not on every call. */
   private readonly code = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Running calls the CPU watchdog looks at; one timer for all of them. */
+  private readonly running = new Set<{ isolate: IvmIsolate; cpuStart: bigint; cpuLimit: bigint; onExceeded: () => void }>();
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ivm: IvmModule,
@@ -104,10 +107,12 @@ export class IsolateHost {
         }
         return this.hostCall(inv.id, capability as CapabilityName, op, args);
       });
-      const runTool = (await context.evalClosure(bootstrapSource(req.wasm, req.capabilities), [bridge], {
+      const api = (await context.evalClosure(bootstrapSource(req.wasm, req.capabilities), [bridge], {
         result: { reference: true },
         timeout: 1000,
       })) as IvmReference;
+      const runTool = (await api.get("runTool", { reference: true })) as IvmReference;
+      const bindTools = (await api.get("bindTools", { reference: true })) as IvmReference;
       const host = await isolate.compileModule(hostModuleSource(req.capabilities), { filename: "skillgate:host" });
       // Only the synthetic host module can be imported; a package never supplies cached data.
       const module = await isolate.compileModule(code, { filename: req.filename });
@@ -116,12 +121,32 @@ export class IsolateHost {
         throw new Error(`skills can import only "skillgate", not ${JSON.stringify(specifier)}`);
       });
       await module.evaluate({ timeout: req.limits.cpuMs });
+      await bindTools.apply(undefined, [module.namespace.derefInto()], { timeout: 1000 });
+      // A bundle that never imports "skillgate" must not find its capabilities on the global either.
+      await context.evalClosure("delete globalThis.__skillgate_capabilities__;", [], { timeout: 1000 });
+      api.release();
+      bindTools.release();
       self.warm = { isolate, context, module, runTool, lastUsed: Date.now(), busy: Promise.resolve() };
       return self.warm;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       const message = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
       throw Object.assign(new Error(message), { wire: /memory limit/i.test(message) ? limitError("MEMORY_LIMIT", "the skill exceeded its memory limit while loading") : { code: "SKILL_LOAD_FAILED", message: message.slice(0, 500) } });
+    }
+  }
+
+  private watch(entry: { isolate: IvmIsolate; cpuStart: bigint; cpuLimit: bigint; onExceeded: () => void }): void {
+    this.running.add(entry);
+    this.watchdog ??= setInterval(() => {
+      for (const r of this.running) if (!r.isolate.isDisposed && r.isolate.cpuTime - r.cpuStart > r.cpuLimit) r.onExceeded();
+    }, 5);
+  }
+
+  private unwatch(entry: { isolate: IvmIsolate; cpuStart: bigint; cpuLimit: bigint; onExceeded: () => void }): void {
+    this.running.delete(entry);
+    if (this.running.size === 0 && this.watchdog) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
     }
   }
 
@@ -167,12 +192,11 @@ export class IsolateHost {
     // isolated-vm's timeout covers synchronous runs only; awaited host calls and later
     // continuations are watched here, by wall clock and by the isolate's CPU counter.
     const wall = setTimeout(() => stop(limitError("WALL_LIMIT", `the skill ran longer than ${req.limits.wallMs} ms`)), req.limits.wallMs);
-    const cpu = setInterval(() => {
-      if (!w.isolate.isDisposed && w.isolate.cpuTime - cpuStart > cpuLimit) stop(limitError("CPU_LIMIT", `the skill used more than ${req.limits.cpuMs} ms of CPU`));
-    }, 5);
+    const watched = { isolate: w.isolate, cpuStart, cpuLimit, onExceeded: () => stop(limitError("CPU_LIMIT", `the skill used more than ${req.limits.cpuMs} ms of CPU`)) };
+    this.watch(watched);
     let outcome: Outcome;
     try {
-      const output = (await w.runTool.apply(undefined, [w.module.namespace.derefInto(), req.tool, JSON.stringify(req.input)], {
+      const output = (await w.runTool.apply(undefined, [req.tool, JSON.stringify(req.input)], {
         arguments: { copy: true },
         result: { promise: true, copy: true },
         timeout: req.limits.cpuMs,
@@ -187,7 +211,7 @@ export class IsolateHost {
       outcome = { ok: false, error: classify(err, inv, w.isolate), stats: zeroStats() };
     } finally {
       clearTimeout(wall);
-      clearInterval(cpu);
+      this.unwatch(watched);
     }
     outcome.stats.calls = inv.calls;
     outcome.stats.cpuMs = w.isolate.isDisposed ? 0 : Number(w.isolate.cpuTime - cpuStart) / 1e6;

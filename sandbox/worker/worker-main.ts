@@ -17,6 +17,7 @@ function main(): void {
     process.stderr.write("the sandbox worker must be started by the gateway over IPC\n");
     process.exit(2);
   }
+  // Already loaded by lockdown.js (preloaded), before native addons were switched off.
   const { ivm, packageName, version } = loadIvm();
   const idleTtlMs = Number(process.argv[2] ?? "60000");
   const host = new IsolateHost(

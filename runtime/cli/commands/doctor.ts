@@ -26,7 +26,14 @@ export function sandboxChecks(): Check[] {
   return [
     { wall: "isolate (isolated-vm)", active: ivm.ok === true, detail: ivm.ok ? `${ivm.packageName} ${ivm.version} on Node ${process.versions.node}` : `unavailable: ${ivm.error?.message ?? "unknown"}` },
     { wall: "permission model", active: flag !== null, detail: flag ? `${flag}: reads limited to the worker's code, no writes, no child processes, no worker threads` : "this Node has no permission model" },
-    { wall: "network namespace", active: netns, detail: netns ? "workers run under 'unshare -rn' in an empty network namespace (IPC still flows over the inherited channel)" : "user namespaces unavailable: workers can open sockets (the gateway still performs every effect)" },
+    {
+      wall: "network and PID namespaces",
+      active: netns,
+      detail: netns
+        ? "workers run under unshare: no network interfaces (IPC still flows over the inherited channel) and no other process to signal; filesystem unix sockets are not covered"
+        : "user namespaces unavailable: workers can open sockets and signal processes of this user (the gateway still performs every effect)",
+    },
+    { wall: "native addons", active: flag !== null, detail: "isolated-vm is preloaded, then process.dlopen is disabled for good" },
     { wall: "empty environment", active: true, detail: "workers start with no environment variables" },
   ];
 }
