@@ -46,6 +46,9 @@ export async function runSkillOnce(req: RunRequest): Promise<InvokeResult> {
     capabilityHandler: defaultCapabilityHandler({ workspacesRoot: req.paths.workspacesDir, audit: req.audit, logger: req.logger }),
     onEvent: (event) => auditSandboxEvent(req.audit, event),
   });
+  // Say so when a wall is missing on this host: the run still goes ahead, inside the others.
+  if (!pool.walls.permissionModel) req.logger.warn("sandbox: this Node has no permission model; workers can read and write files");
+  if (!pool.walls.networkNamespace) req.logger.warn("sandbox: no user namespaces here; workers can open sockets and signal processes of this user");
   const call = { skill: req.skill.name, digest: req.skill.digest, tool: req.tool, dev: req.dev };
   try {
     await req.audit.append({ session: req.session, actor: req.actor, kind: "decided", type: "tool.call", data: call, blobs: [{ content: JSON.stringify(req.input ?? null), type: "application/json" }] });
