@@ -14,6 +14,20 @@ export const AuditConfigSchema = z
   })
   .strict();
 
+/** Operator caps over what any manifest asks for, and the worker pool's shape. */
+export const SandboxConfigSchema = z
+  .object({
+    poolSize: z.number().int().min(1).max(64).default(2),
+    idleTtlSeconds: z.number().int().min(1).max(86_400).default(60),
+    workerHeapMb: z.number().int().min(64).max(16_384).default(512),
+    maxMemoryMb: z.number().int().min(8).max(4096).default(256),
+    maxCpuMs: z.number().int().min(1).max(600_000).default(10_000),
+    maxWallMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    maxOutputBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    maxCallsPerInvocation: z.number().int().min(0).max(100_000).default(256),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1),
@@ -26,6 +40,7 @@ export const ConfigSchema = z
       .prefault({}),
     audit: AuditConfigSchema.prefault({}),
     log: z.object({ level: LogLevel.default("info") }).strict().prefault({}),
+    sandbox: SandboxConfigSchema.prefault({}),
     /** Who may sign which skills; edited with `skillgate trust …`. */
     trust: TrustPolicySchema.prefault({}),
   })

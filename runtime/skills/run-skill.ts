@@ -8,6 +8,7 @@ import { auditSandboxEvent, defaultCapabilityHandler } from "../effects/capabili
 import { SkillgateError } from "../errors.js";
 import type { Logger } from "pino";
 import type { StatePaths } from "../state/state-dir.js";
+import type { Config } from "../config/schema.js";
 
 /** An installed skill as the sandbox runs it: code from the content-addressed store, manifest from the lockfile. */
 export async function loadInstalledSkill(paths: StatePaths, policy: TrustPolicy, name: string): Promise<SandboxSkill> {
@@ -29,6 +30,7 @@ export async function loadDevSkill(dir: string): Promise<SandboxSkill> {
 
 export interface RunRequest {
   paths: StatePaths;
+  sandbox: Config["sandbox"];
   audit: AuditLog;
   logger: Logger;
   skill: SandboxSkill;
@@ -43,6 +45,15 @@ export interface RunRequest {
 export async function runSkillOnce(req: RunRequest): Promise<InvokeResult> {
   const pool = await SandboxPool.start({
     size: 1,
+    heapMb: req.sandbox.workerHeapMb,
+    idleTtlMs: req.sandbox.idleTtlSeconds * 1000,
+    maxLimits: {
+      memoryMb: req.sandbox.maxMemoryMb,
+      cpuMs: req.sandbox.maxCpuMs,
+      wallMs: req.sandbox.maxWallMs,
+      outputBytes: req.sandbox.maxOutputBytes,
+      maxCalls: req.sandbox.maxCallsPerInvocation,
+    },
     capabilityHandler: defaultCapabilityHandler({ workspacesRoot: req.paths.workspacesDir, audit: req.audit, logger: req.logger }),
     onEvent: (event) => auditSandboxEvent(req.audit, event),
   });

@@ -256,7 +256,7 @@ function registerRunCommand(skill: Command): void {
       const logger = createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
       const session = o.session ?? `hook:${randomUUID()}`;
       const result = await withAudit(cli, (audit) =>
-        runSkillOnce({ paths: cli.paths, audit, logger, skill: skillToRun, tool, input, session, actor: o.dev ? "operator:cli:dev" : "operator:cli", dev: o.dev ?? false }),
+        runSkillOnce({ paths: cli.paths, sandbox: config.sandbox, audit, logger, skill: skillToRun, tool, input, session, actor: o.dev ? "operator:cli:dev" : "operator:cli", dev: o.dev ?? false }),
       );
       cli.print(JSON.stringify(result.output, null, 2), { ok: true, output: result.output, stats: result.stats, session });
     });
