@@ -7,6 +7,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerRegistry } from "./commands/registry.js";
+import { registerServe } from "./commands/serve.js";
 import { registerSkill } from "./commands/skill.js";
 import { registerTrust } from "./commands/trust.js";
 
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   // Commander prints its own usage errors; we print one line of our own instead.
   program.configureOutput({ outputError: () => {} });
   registerInit(program);
+  registerServe(program);
   registerSkill(program);
   registerKeys(program);
   registerTrust(program);

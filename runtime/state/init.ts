@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { generateNoteKey } from "../../audit/index.js";
+import { newToken } from "../gateway/auth.js";
 import { defaultConfig, saveConfig } from "../config/load.js";
 import { SkillgateError } from "../errors.js";
 import { readTextIfExists, writePrivateFile } from "./files.js";
@@ -11,6 +12,8 @@ export interface InitResult {
   paths: StatePaths;
   vkey: string;
   created: boolean;
+  /** Only when it was just made: it is shown once. */
+  operatorToken?: string;
 }
 
 /** A log origin unique to this installation, valid as a signed-note key name. */
@@ -30,8 +33,19 @@ export async function initState(home: string): Promise<InitResult> {
   const key = generateNoteKey(newOrigin());
   await writePrivateFile(paths.auditSigningKey, `${key.skey}\n`, { exclusive: true });
   await writePrivateFile(paths.auditVerifierKey, `${key.vkey}\n`);
+  const operatorToken = newToken();
+  await writePrivateFile(paths.operatorToken, `${operatorToken}\n`, { exclusive: true });
   await saveConfig(paths.config, defaultConfig());
-  return { paths, vkey: key.vkey, created: true };
+  return { paths, vkey: key.vkey, created: true, operatorToken };
+}
+
+/** The operator token, made now if this state dir predates it. */
+export async function ensureOperatorToken(paths: StatePaths): Promise<{ token: string; created: boolean }> {
+  const existing = (await readTextIfExists(paths.operatorToken))?.trim();
+  if (existing) return { token: existing, created: false };
+  const token = newToken();
+  await writePrivateFile(paths.operatorToken, `${token}\n`, { exclusive: true });
+  return { token, created: true };
 }
 
 /** For commands that should just work on embedded defaults (e.g. `npm start`). */

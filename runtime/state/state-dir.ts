@@ -8,6 +8,8 @@ export interface StatePaths {
   config: string;
   keysDir: string;
   auditSigningKey: string;
+  /** The gateway's operator token (0600): connect frames must present it. */
+  operatorToken: string;
   auditVerifierKey: string;
   auditDb: string;
   exportsDir: string;
@@ -30,6 +32,7 @@ export function statePaths(home: string): StatePaths {
     config: join(home, "config.json"),
     keysDir,
     auditSigningKey: join(keysDir, "audit.skey"),
+    operatorToken: join(keysDir, "operator.token"),
     auditVerifierKey: join(keysDir, "audit.vkey"),
     auditDb: join(home, "audit.db"),
     exportsDir: join(home, "exports"),

@@ -14,8 +14,10 @@ export function registerInit(program: Command): void {
           `Initialized ${result.paths.home}`,
           "Audit log verifier key (give it to your auditors; it is also in keys/audit.vkey):",
           `  ${result.vkey}`,
+          `Operator token for the gateway (shown once; kept in keys/operator.token, 0600):`,
+          `  ${result.operatorToken ?? ""}`,
         ],
-        { home: result.paths.home, vkey: result.vkey },
+        { home: result.paths.home, vkey: result.vkey, operatorToken: result.operatorToken ?? null },
       );
     });
 }

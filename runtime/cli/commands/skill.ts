@@ -23,6 +23,7 @@ import { SkillgateError } from "../../errors.js";
 import { scaffoldSkill } from "../../skills/scaffold.js";
 import { loadDevSkill, loadInstalledSkill, runSkillOnce } from "../../skills/run-skill.js";
 import { createLogger } from "../../logger.js";
+import { isLoopback } from "../../gateway/server.js";
 import { fetchPackage, inspectPackage, installAudited, removeAudited, trustedRootFor } from "../../skills/skill-service.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
 
@@ -260,10 +261,6 @@ function registerRunCommand(skill: Command): void {
       );
       cli.print(JSON.stringify(result.output, null, 2), { ok: true, output: result.output, stats: result.stats, session });
     });
-}
-
-function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
 }
 
 export function registerSkill(program: Command): void {
