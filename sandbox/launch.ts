@@ -40,12 +40,22 @@ function projectRoot(): string {
   return dir;
 }
 
-/** Files the worker must read to start: its own code, zod, isolated-vm, the package.json ESM lookup needs. */
+/**
+ * Files the worker must read to start: its own code, zod, isolated-vm (and the
+ * node-gyp-build loader isolated-vm 6 finds its prebuilt binary with), and the
+ * package.json the ESM loader looks up.
+ */
 export function workerReadPaths(entry: string): string[] {
   const paths = [`${here}/`, dirname(entry) + "/", join(projectRoot(), "package.json")];
   for (const name of ["zod", "isolated-vm", "isolated-vm-v5"]) {
     const dir = packageDir(name);
-    if (dir) paths.push(`${dir}/`);
+    if (!dir) continue;
+    paths.push(`${dir}/`);
+    try {
+      paths.push(`${dirname(createRequire(join(dir, "package.json")).resolve("node-gyp-build/package.json"))}/`);
+    } catch {
+      // Only isolated-vm 6 loads through node-gyp-build.
+    }
   }
   return [...new Set(paths)];
 }
