@@ -51,10 +51,13 @@ export function workerReadPaths(entry: string): string[] {
     const dir = packageDir(name);
     if (!dir) continue;
     paths.push(`${dir}/`);
+    if (name !== "isolated-vm") continue;
     try {
       paths.push(`${dirname(createRequire(join(dir, "package.json")).resolve("node-gyp-build/package.json"))}/`);
+      // node-gyp-build probes this one file to tell musl from glibc.
+      paths.push("/etc/alpine-release");
     } catch {
-      // Only isolated-vm 6 loads through node-gyp-build.
+      // An isolated-vm that does not load through node-gyp-build.
     }
   }
   return [...new Set(paths)];
