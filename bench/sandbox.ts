@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createContext, Script } from "node:vm";
@@ -50,9 +50,33 @@ async function sample(n: number, once: (i: number) => Promise<unknown>): Promise
   return percentiles(us);
 }
 
+/** RSS of a process and its descendants (the worker runs under an `unshare` parent). */
 function rssKb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  let total = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  let children = "";
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
+  } catch {
+    // No children file on this kernel: the process alone.
+  }
+  for (const child of children.trim().split(/\s+/).filter(Boolean)) total += rssKb(Number(child));
+  return total;
+}
+
+/** The floor under any cross-process call: one IPC round trip between two idle Node processes. */
+async function ipcRoundTrip(n: number): Promise<Percentiles> {
+  const child = fork(new URL("./ipc-echo.js", import.meta.url), [], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  await new Promise((resolve) => child.once("message", resolve));
+  const once = () =>
+    new Promise<void>((resolve) => {
+      child.once("message", () => resolve());
+      child.send({ type: "ping" });
+    });
+  for (let i = 0; i < 200; i++) await once();
+  const result = await sample(n, once);
+  child.kill();
+  return result;
 }
 
 function spawnPerCall(): Promise<void> {
@@ -83,6 +107,7 @@ export async function benchSandbox(options: { quick: boolean }): Promise<{ rows:
     const fn = new Script("(async (input) => ({ n: input.n, calls: 1 }))").runInContext(context) as (input: { n: number }) => Promise<unknown>;
     const vmBase = await sample(n, (i) => fn({ n: i }));
     const spawnBase = await sample(options.quick ? 5 : 40, () => spawnPerCall());
+    const ipc = await ipcRoundTrip(n);
 
     const pid = pool.workerPid("rss", skill.digest) as number;
     const before = rssKb(pid);
@@ -92,6 +117,7 @@ export async function benchSandbox(options: { quick: boolean }): Promise<{ rows:
     return {
       rows: [
         { what: `warm invoke (${fmt(warm)})`, ours: perSecond(warm.p50), baseline: perSecond(vmBase.p50), unit: "calls/s", baselineName: `node:vm in-process, unsafe floor (${fmt(vmBase)})`, floor: perSecond(150) },
+        { what: "warm invoke vs the IPC floor", ours: perSecond(warm.p50), baseline: perSecond(ipc.p50), unit: "calls/s", baselineName: `one bare IPC round trip between two processes (${fmt(ipc)})` },
         { what: `warm invoke vs spawn per call`, ours: perSecond(warm.p50), baseline: perSecond(spawnBase.p50), unit: "calls/s", baselineName: `child_process spawn per call (${fmt(spawnBase)})`, target: 100 },
         { what: `cold invoke: new isolate + module (${fmt(cold)})`, ours: perSecond(cold.p50), baseline: perSecond(spawnBase.p50), unit: "calls/s", baselineName: "spawn per call", floor: perSecond(5000) },
         { what: `capability round trip guest→gateway→guest (${perCapUs.toFixed(0)} µs each in a loop of ${times}; one-call invoke ${fmt(capOnce)})`, ours: perSecond(perCapUs), baseline: perSecond(warm.p50), unit: "calls/s", baselineName: "a warm invoke", floor: perSecond(200) },
