@@ -13,6 +13,7 @@ export interface IvmTransferOptions {
 export interface IvmReference<T = unknown> {
   readonly typeof: string;
   apply(receiver: unknown, args: unknown[], options?: { timeout?: number; arguments?: IvmTransferOptions; result?: IvmTransferOptions }): Promise<unknown>;
+  applySync(receiver: unknown, args: unknown[], options?: { timeout?: number; arguments?: IvmTransferOptions; result?: IvmTransferOptions }): unknown;
   derefInto(): unknown;
   get(property: string, options?: IvmTransferOptions): Promise<unknown>;
   release(): void;

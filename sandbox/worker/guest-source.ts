@@ -11,6 +11,7 @@ export function bootstrapSource(wasm: boolean, capabilities: CapabilityName[]): 
   // Both values are ours (a boolean and names from a fixed enum), inlined as JSON literals.
   return `
 "use strict";
+const done = $1;
 const allowWasm = ${JSON.stringify(wasm)};
 const capabilityNames = ${JSON.stringify(capabilities)};
 const hostCall = $0;
@@ -42,7 +43,16 @@ function toGuestError(error) {
   return err;
 }
 
+// Counted here as well as on the host: fire-and-forget calls reach the host only after a
+// fast tool has already returned, and must still count against its invocation.
+let callCount = 0;
+let callLimit = 0;
+
 function call(capability, op, args) {
+  callCount += 1;
+  if (callCount > callLimit) {
+    return GuestPromise.reject(toGuestError({ code: "CALL_LIMIT", message: "more than " + callLimit + " capability calls" }));
+  }
   let text;
   try {
     text = stringify(args === undefined ? null : args);
@@ -104,8 +114,42 @@ async function runTool(name, inputText) {
   if (typeof text !== "string") throw new GuestError("OUTPUT_NOT_JSON: the tool returned a value with no JSON form");
   return text;
 }
+/** What a thrown value says, read defensively: a hostile throw must not break the runner. */
+function describeError(err) {
+  try {
+    if (typeof err === "string") return err;
+    if (err instanceof GuestError) {
+      const m = err.message;
+      return typeof m === "string" && m.length > 0 ? m : "the skill threw " + err.name;
+    }
+  } catch (e) {}
+  return "the skill threw a non-Error value";
+}
+
+let settled = null;
+/**
+ * Starts a tool call. A tool that settles without awaiting the host settles during this
+ * very call (microtasks run before it returns), and takeSettled() hands the result over
+ * on the same thread; otherwise done() tells the host later.
+ */
+function startTool(callId, name, inputText, maxCalls) {
+  settled = null;
+  callCount = 0;
+  callLimit = maxCalls;
+  const report = (ok, text) => {
+    settled = { callId, ok, text, calls: callCount };
+    done.applyIgnored(undefined, [callId, ok, text, callCount], { __proto__: null, arguments: { __proto__: null, copy: true } });
+  };
+  reflectApply(promiseThen, runTool(name, inputText), [(text) => report(true, text), (err) => report(false, describeError(err))]);
+}
+function takeSettled(callId) {
+  const s = settled;
+  if (s === null || s.callId !== callId) return null;
+  settled = null;
+  return stringify({ ok: s.ok, text: s.text, calls: s.calls });
+}
 freeze(NotCapable.prototype);
-return { runTool, bindTools };
+return { startTool, takeSettled, bindTools };
 `;
 }
 

@@ -9,7 +9,10 @@ interface Warm {
   isolate: IvmIsolate;
   context: IvmContext;
   module: IvmModuleHandle;
-  runTool: IvmReference;
+  startTool: IvmReference;
+  takeSettled: IvmReference;
+  /** Calls waiting for the guest's done() notification, by call id. */
+  waiting: Map<string, (settled: Settled) => void>;
   lastUsed: number;
   /** One invocation at a time per isolate: capability calls are charged to it. */
   busy: Promise<void>;
@@ -22,6 +25,13 @@ interface Invocation {
   maxCalls: number;
   /** Set when a limit or the watchdog ended the call; the isolate is then discarded. */
   failure?: WireError;
+}
+
+/** A tool call's end as the guest runner reports it, with the calls it attempted. */
+interface Settled {
+  ok: boolean;
+  text: string;
+  calls: number;
 }
 
 export type Outcome = { ok: true; output: string; stats: InvokeStats } | { ok: false; error: WireError; stats: InvokeStats };
@@ -107,11 +117,19 @@ export class IsolateHost {
         }
         return this.hostCall(inv.id, capability as CapabilityName, op, args);
       });
-      const api = (await context.evalClosure(bootstrapSource(req.wasm, req.capabilities), [bridge], {
+      const waiting = new Map<string, (settled: Settled) => void>();
+      const done = new this.ivm.Reference((callId: unknown, ok: unknown, text: unknown, calls: unknown) => {
+        if (typeof callId !== "string" || typeof ok !== "boolean" || typeof text !== "string" || typeof calls !== "number") return;
+        const resolve = waiting.get(callId);
+        waiting.delete(callId);
+        resolve?.({ ok, text, calls });
+      });
+      const api = (await context.evalClosure(bootstrapSource(req.wasm, req.capabilities), [bridge, done], {
         result: { reference: true },
         timeout: 1000,
       })) as IvmReference;
-      const runTool = (await api.get("runTool", { reference: true })) as IvmReference;
+      const startTool = (await api.get("startTool", { reference: true })) as IvmReference;
+      const takeSettled = (await api.get("takeSettled", { reference: true })) as IvmReference;
       const bindTools = (await api.get("bindTools", { reference: true })) as IvmReference;
       const host = await isolate.compileModule(hostModuleSource(req.capabilities), { filename: "skillgate:host" });
       // Only the synthetic host module can be imported; a package never supplies cached data.
@@ -126,7 +144,7 @@ export class IsolateHost {
       await context.evalClosure("delete globalThis.__skillgate_capabilities__;", [], { timeout: 1000 });
       api.release();
       bindTools.release();
-      self.warm = { isolate, context, module, runTool, lastUsed: Date.now(), busy: Promise.resolve() };
+      self.warm = { isolate, context, module, startTool, takeSettled, waiting, lastUsed: Date.now(), busy: Promise.resolve() };
       return self.warm;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -184,10 +202,14 @@ export class IsolateHost {
     w.current = inv;
     const cpuStart = w.isolate.cpuTime;
     const cpuLimit = BigInt(req.limits.cpuMs) * MS;
+    let abandon: (error: WireError) => void = () => {};
+    const abandoned = new Promise<never>((_, reject) => (abandon = (error) => reject(new Error(error.message))));
+    abandoned.catch(() => undefined);
     const stop = (error: WireError) => {
       if (inv.failure) return;
       inv.failure = error;
       if (!w.isolate.isDisposed) w.isolate.dispose();
+      abandon(error);
     };
     // isolated-vm's timeout covers synchronous runs only; awaited host calls and later
     // continuations are watched here, by wall clock and by the isolate's CPU counter.
@@ -195,13 +217,19 @@ export class IsolateHost {
     const watched = { isolate: w.isolate, cpuStart, cpuLimit, onExceeded: () => stop(limitError("CPU_LIMIT", `the skill used more than ${req.limits.cpuMs} ms of CPU`)) };
     this.watch(watched);
     let outcome: Outcome;
+    let guestCalls = 0;
     try {
-      const output = (await w.runTool.apply(undefined, [req.tool, JSON.stringify(req.input)], {
-        arguments: { copy: true },
-        result: { promise: true, copy: true },
-        timeout: req.limits.cpuMs,
-      })) as string;
+      const notified = new Promise<Settled>((resolve) => w.waiting.set(req.id, resolve));
+      // Synchronous on this thread: no hop to the isolate's thread for a tool that needs no host.
+      w.startTool.applySync(undefined, [req.id, req.tool, JSON.stringify(req.input), req.limits.maxCalls], { arguments: { copy: true }, timeout: req.limits.cpuMs });
+      const early = w.takeSettled.applySync(undefined, [req.id], { result: { copy: true }, timeout: 1000 }) as string | null;
+      const settled = early !== null ? (JSON.parse(early) as Settled) : await Promise.race([notified, abandoned]);
+      w.waiting.delete(req.id);
+      guestCalls = settled.calls;
+      if (settled.calls > req.limits.maxCalls) stop(limitError("CALL_LIMIT", `the skill made more than ${req.limits.maxCalls} capability calls`));
       if (inv.failure) throw new Error(inv.failure.message);
+      if (!settled.ok) throw new Error(settled.text);
+      const output = settled.text;
       if (Buffer.byteLength(output) > req.limits.outputBytes) {
         outcome = { ok: false, error: limitError("OUTPUT_LIMIT", `the tool's output is over ${req.limits.outputBytes} bytes`), stats: zeroStats() };
       } else {
@@ -213,7 +241,7 @@ export class IsolateHost {
       clearTimeout(wall);
       this.unwatch(watched);
     }
-    outcome.stats.calls = inv.calls;
+    outcome.stats.calls = Math.max(inv.calls, guestCalls);
     outcome.stats.cpuMs = w.isolate.isDisposed ? 0 : Number(w.isolate.cpuTime - cpuStart) / 1e6;
     w.current = undefined;
     w.lastUsed = Date.now();
