@@ -33,3 +33,5 @@ export { AuditReader, type EntryFilter } from "./reader.js";
 export type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./verify/report.js";
 export type { LogSource, SourceEntry } from "./verify/source.js";
 export { verifyLog } from "./verify/verify-log.js";
+/** SQLite access (promise face, serialized write transactions), shared with the gateway's state DB. */
+export { type Row, Sqlite, type SqlValue, WriteQueue } from "./store/sqlite.js";

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { summarizeError } from "../errors.js";
 import { registerAudit } from "./commands/audit.js";
+import { registerChat } from "./commands/chat.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerInit } from "./commands/init.js";
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   program.configureOutput({ outputError: () => {} });
   registerInit(program);
   registerServe(program);
+  registerChat(program);
   registerSkill(program);
   registerKeys(program);
   registerTrust(program);

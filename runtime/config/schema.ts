@@ -28,6 +28,20 @@ export const SandboxConfigSchema = z
   })
   .strict();
 
+export const AgentConfigSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+    /** "scripted" is the built-in demo model; real endpoints arrive with the model client. */
+    model: z.literal("scripted").default("scripted"),
+    system: z.string().max(16_384).default("You are a careful assistant. Use the tools you are given; never guess at results."),
+    /** Installed skills this agent may use, by name. */
+    skills: z.array(z.string()).default([]),
+    maxSteps: z.number().int().min(1).max(64).default(8),
+    /** How many recent messages the model sees; the transcript keeps all. */
+    contextMessages: z.number().int().min(2).max(1000).default(40),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1),
@@ -41,6 +55,9 @@ export const ConfigSchema = z
     audit: AuditConfigSchema.prefault({}),
     log: z.object({ level: LogLevel.default("info") }).strict().prefault({}),
     sandbox: SandboxConfigSchema.prefault({}),
+    agents: z
+      .array(AgentConfigSchema)
+      .default([{ id: "demo", model: "scripted", system: "You are the skillgate demo agent.", skills: ["@demo/weather", "@demo/notes", "@demo/github-issues"], maxSteps: 8, contextMessages: 40 }]),
     /** Who may sign which skills; edited with `skillgate trust …`. */
     trust: TrustPolicySchema.prefault({}),
   })

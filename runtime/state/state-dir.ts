@@ -12,6 +12,8 @@ export interface StatePaths {
   operatorToken: string;
   auditVerifierKey: string;
   auditDb: string;
+  /** Sessions, transcripts and turns: the gateway's own state. */
+  stateDb: string;
   exportsDir: string;
   /** Content-addressed skill store: `skills/<sha256>/`. */
   skillsDir: string;
@@ -35,6 +37,7 @@ export function statePaths(home: string): StatePaths {
     operatorToken: join(keysDir, "operator.token"),
     auditVerifierKey: join(keysDir, "audit.vkey"),
     auditDb: join(home, "audit.db"),
+    stateDb: join(home, "state.db"),
     exportsDir: join(home, "exports"),
     skillsDir: join(home, "skills"),
     lockfile: join(home, "skills.lock.json"),

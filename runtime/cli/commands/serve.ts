@@ -2,10 +2,12 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { readLockfile } from "../../../skills-registry/index.js";
 import { openAuditLog } from "../../audit-log.js";
+import { AgentHost } from "../../gateway/agent-host.js";
 import { Gateway, type MethodHandler } from "../../gateway/server.js";
 import { createLogger } from "../../logger.js";
-import { ensureOperatorToken } from "../../state/init.js";
-import { contextOf, parseArg } from "../context.js";
+import { ensureOperatorToken, ensureState } from "../../state/init.js";
+import { type CliContext, contextOf, parseArg } from "../context.js";
+import { installExampleSkills } from "../../skills/example-registry.js";
 
 const Options = z.object({
   host: z.string().min(1).optional(),
@@ -26,55 +28,87 @@ export function registerServe(program: Command): void {
     .option("--port <n>", "port (default from config: 18789)")
     .option("--insecure-public", "allow a non-loopback bind without TLS in front (still needs the token)")
     .action(async (raw: unknown, command: Command) => {
+      await runGateway(contextOf(command), parseArg(Options, raw, "options"));
+    });
+  program
+    .command("start")
+    .description("what `npm start` runs: make the state dir if needed, install the signed example skills, run the gateway")
+    .option("--port <n>", "port (default from config: 18789)")
+    .action(async (raw: unknown, command: Command) => {
       const cli = contextOf(command);
       const o = parseArg(Options, raw, "options");
-      const config = await cli.config();
-      const logger = createLogger({ level: config.log.level });
-      const { token, created } = await ensureOperatorToken(cli.paths);
-      if (created) cli.note(`Operator token (shown once; kept in keys/operator.token, 0600): ${token}`);
-      const audit = await openAuditLog(cli.paths, config);
-      const started = Date.now();
-      const methods: Record<string, MethodHandler> = {
-        ping: async () => ({ pong: true }),
-        "gateway.info": async () => ({ version: "0.1.0", protocol: 1, uptimeMs: Date.now() - started, auditEntries: audit.size }),
-        "skills.list": async () => {
-          const lock = await readLockfile(cli.paths.lockfile);
-          return Object.entries(lock.skills).map(([name, s]) => ({ name, version: s.version, sha256: s.sha256, publisher: s.signer.publisher }));
-        },
-        "audit.checkpoint": async () => {
-          const c = await audit.checkpoint();
-          return { size: c.size, rootHex: c.rootHex };
-        },
-      };
-      let gateway: Gateway;
+      const state = await ensureState(cli.paths.home);
+      if (state.operatorToken) cli.note(`Initialized ${state.paths.home}. Operator token (shown once; kept in keys/operator.token): ${state.operatorToken}`);
+      const log = await openAuditLog(cli.paths, await cli.config());
       try {
-        gateway = await Gateway.start({
-          host: o.host ?? config.gateway.host,
-          port: o.port ?? config.gateway.port,
-          token,
-          insecurePublic: o.insecurePublic ?? false,
-          logger,
-          audit,
-          methods,
-        });
-      } catch (err) {
-        await audit.close();
-        throw err;
+        for (const s of await installExampleSkills(cli.paths, log)) {
+          cli.note(`${s.installed ? "Installed" : "Installed already:"} ${s.name}@${s.version} (signature verified before extraction)`);
+        }
+      } finally {
+        await log.close();
       }
-      const { host, port } = gateway.address;
-      await audit.append({ actor: "gateway", kind: "system", type: "gateway.start", data: { host, port } });
-      cli.print(`skillgate gateway listening on ws://${host}:${port}/ws (health: http://${host}:${port}/healthz)`, { ok: true, host, port });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          logger.info({ signal }, "shutting down");
-          resolve();
-        };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
-      await gateway.close();
-      await audit.append({ actor: "gateway", kind: "system", type: "gateway.stop", data: { uptimeMs: Date.now() - started } });
-      // close() signs the final checkpoint.
-      await audit.close();
+      cli.note("Chat with the demo agent from another terminal: npx skillgate chat   (or: npx skillgate chat --message 'note: buy milk')");
+      await runGateway(cli, o);
     });
+}
+
+async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<void> {
+  const config = await cli.config();
+  const logger = createLogger({ level: config.log.level });
+  const { token, created } = await ensureOperatorToken(cli.paths);
+  if (created) cli.note(`Operator token (shown once; kept in keys/operator.token, 0600): ${token}`);
+  const audit = await openAuditLog(cli.paths, config);
+  const started = Date.now();
+  const methods: Record<string, MethodHandler> = {
+    ping: async () => ({ pong: true }),
+    "gateway.info": async () => ({ version: "0.1.0", protocol: 1, uptimeMs: Date.now() - started, auditEntries: audit.size }),
+    "skills.list": async () => {
+      const lock = await readLockfile(cli.paths.lockfile);
+      return Object.entries(lock.skills).map(([name, s]) => ({ name, version: s.version, sha256: s.sha256, publisher: s.signer.publisher }));
+    },
+    "audit.checkpoint": async () => {
+      const c = await audit.checkpoint();
+      return { size: c.size, rootHex: c.rootHex };
+    },
+  };
+  let gateway: Gateway;
+  let host: AgentHost;
+  try {
+    host = await AgentHost.start(cli.paths, config, audit, logger);
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
+  Object.assign(methods, host.methods());
+  try {
+    gateway = await Gateway.start({
+      host: o.host ?? config.gateway.host,
+      port: o.port ?? config.gateway.port,
+      token,
+      insecurePublic: o.insecurePublic ?? false,
+      logger,
+      audit,
+      methods,
+    });
+  } catch (err) {
+    await host.close();
+    await audit.close();
+    throw err;
+  }
+  const address = gateway.address;
+  await audit.append({ actor: "gateway", kind: "system", type: "gateway.start", data: { host: address.host, port: address.port } });
+  cli.print(`skillgate gateway listening on ws://${address.host}:${address.port}/ws (health: http://${address.host}:${address.port}/healthz)`, { ok: true, host: address.host, port: address.port });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await gateway.close();
+  await host.close();
+  await audit.append({ actor: "gateway", kind: "system", type: "gateway.stop", data: { uptimeMs: Date.now() - started } });
+  // close() signs the final checkpoint.
+  await audit.close();
 }

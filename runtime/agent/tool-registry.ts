@@ -1,0 +1,30 @@
+import type { SandboxSkill } from "../../sandbox/index.js";
+import type { ToolSpec } from "./model.js";
+
+export interface ResolvedTool {
+  skill: SandboxSkill;
+  tool: string;
+  effect: "read" | "write" | "external";
+}
+
+/** The tools an agent offers the model, named `@scope/skill.tool`, from its enabled skills. */
+export class ToolRegistry {
+  private readonly tools = new Map<string, ResolvedTool>();
+
+  constructor(skills: SandboxSkill[]) {
+    for (const skill of skills) {
+      for (const t of skill.manifest.tools) this.tools.set(`${skill.name}.${t.name}`, { skill, tool: t.name, effect: t.effect });
+    }
+  }
+
+  resolve(name: string): ResolvedTool | undefined {
+    return this.tools.get(name);
+  }
+
+  specs(): ToolSpec[] {
+    return [...this.tools.entries()].map(([name, t]) => {
+      const spec = t.skill.manifest.tools.find((x) => x.name === t.tool);
+      return { name, description: spec?.description ?? "", input: (spec?.input ?? { type: "object" }) as Record<string, unknown> };
+    });
+  }
+}

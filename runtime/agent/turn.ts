@@ -1,0 +1,136 @@
+import { randomUUID } from "node:crypto";
+import type { AuditLog } from "../../audit/index.js";
+import type { SandboxPool } from "../../sandbox/index.js";
+import { summarizeError } from "../errors.js";
+import type { StateDb, StoredMessage } from "../state/state-db.js";
+import type { ModelClient } from "./model.js";
+import type { ToolRegistry } from "./tool-registry.js";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface TurnEvents {
+  emit(event: string, payload: Json): void;
+}
+
+export interface TurnContext {
+  session: string;
+  agent: string;
+  system: string;
+  model: ModelClient;
+  tools: ToolRegistry;
+  pool: SandboxPool;
+  audit: AuditLog;
+  state: StateDb;
+  maxSteps: number;
+  /** Messages of history the model sees; the transcript and audit log keep everything. */
+  contextMessages: number;
+  events: TurnEvents;
+  signal: AbortSignal;
+  clock?: () => Date;
+}
+
+export interface TurnResult {
+  turn: string;
+  reply: string;
+  toolCalls: number;
+}
+
+/**
+ * One turn of the agent loop: model → tool calls → sandbox → results → model, until the
+ * model answers without tool calls or the step limit is reached. The intent is audited
+ * before every effect (an audit failure stops the turn), and the turn's state and each
+ * tool call's status are persisted, so a restart can tell what completed.
+ */
+export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResult> {
+  const now = () => (ctx.clock?.() ?? new Date()).toISOString();
+  const turn = randomUUID();
+  const { session, audit, state } = ctx;
+  await state.touchSession(session, ctx.agent, now());
+  await state.startTurn(turn, session, now());
+  await audit.append({ session, actor: "client", kind: "saw", type: "message.inbound", data: { turn }, blobs: [{ content: text, type: "text/plain" }] });
+  await state.appendMessage(session, { role: "user", content: text }, now());
+  ctx.events.emit("turn.started", { turn, session });
+  let toolCalls = 0;
+  try {
+    for (let step = 0; step < ctx.maxSteps; step++) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const history = await state.messages(session, ctx.contextMessages);
+      const out = await ctx.model.complete({ system: ctx.system, messages: history, tools: ctx.tools.specs() });
+      await audit.append({
+        session,
+        actor: `model:${ctx.model.name}`,
+        kind: "decided",
+        type: "model.output",
+        data: { turn, step, toolCalls: out.toolCalls.map((c) => c.name) },
+        blobs: out.text ? [{ content: out.text, type: "text/plain" }] : [],
+      });
+      const assistant: StoredMessage = { role: "assistant", content: out.text, ...(out.toolCalls.length ? { toolCalls: out.toolCalls } : {}) };
+      await state.appendMessage(session, assistant, now());
+      if (out.toolCalls.length === 0) {
+        await state.finishTurn(turn, "done", now());
+        ctx.events.emit("turn.reply", { turn, text: out.text });
+        ctx.events.emit("turn.done", { turn, state: "done" });
+        return { turn, reply: out.text, toolCalls };
+      }
+      for (const call of out.toolCalls) {
+        const idx = toolCalls++;
+        const content = await runToolCall(ctx, turn, idx, call);
+        await state.appendMessage(session, { role: "tool", content, toolCallId: call.id }, now());
+      }
+    }
+    const reply = `Stopped after ${ctx.maxSteps} steps without a final answer.`;
+    await state.finishTurn(turn, "failed", now(), "step limit");
+    ctx.events.emit("turn.done", { turn, state: "failed", error: "step limit" });
+    return { turn, reply, toolCalls };
+  } catch (err) {
+    const e = summarizeError(err);
+    const cancelled = ctx.signal.aborted;
+    await state.finishTurn(turn, cancelled ? "cancelled" : "failed", now(), `${e.code}: ${e.message}`).catch(() => undefined);
+    ctx.events.emit("turn.done", { turn, state: cancelled ? "cancelled" : "failed", error: e.code });
+    throw err;
+  }
+}
+
+async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: { id: string; name: string; arguments: string }): Promise<string> {
+  const { session, audit, state } = ctx;
+  let args: unknown;
+  try {
+    args = JSON.parse(call.arguments);
+  } catch {
+    args = undefined;
+  }
+  const resolved = ctx.tools.resolve(call.name);
+  // Until the policy engine lands: allow what an enabled skill's manifest declares, deny the rest.
+  const decision = resolved && args !== undefined ? "allow" : "deny";
+  const reason = !resolved ? "no such tool among this agent's enabled skills" : args === undefined ? "arguments are not JSON" : "declared by the skill's manifest";
+  await audit.append({
+    session,
+    actor: `model:${ctx.model.name}`,
+    kind: "decided",
+    type: "tool.call",
+    data: { turn, idx, tool: call.name },
+    blobs: [{ content: call.arguments, type: "application/json" }],
+  });
+  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision, reason } });
+  ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision });
+  if (!resolved || decision === "deny") {
+    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", reason);
+    return JSON.stringify({ error: { code: "DENIED", message: reason } });
+  }
+  await state.recordToolCall(turn, idx, call.name, call.arguments, "running");
+  let content: string;
+  let ok: boolean;
+  try {
+    const result = await ctx.pool.invoke({ session, skill: resolved.skill, tool: resolved.tool, input: args });
+    content = JSON.stringify(result.output);
+    ok = true;
+  } catch (err) {
+    const e = summarizeError(err);
+    content = JSON.stringify({ error: e });
+    ok = false;
+  }
+  await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
+  await audit.append({ session, actor: `skill:${resolved.skill.name}`, kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
+  ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });
+  return content;
+}

@@ -1,0 +1,141 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { AuditLog } from "../../audit/index.js";
+import { SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
+import { parseSkillMd, readLockfile, skillDir } from "../../skills-registry/index.js";
+import { ScriptedModel } from "../agent/scripted-model.js";
+import { ToolRegistry } from "../agent/tool-registry.js";
+import { runTurn } from "../agent/turn.js";
+import type { Config } from "../config/schema.js";
+import { auditSandboxEvent, defaultCapabilityHandler } from "../effects/capability-handler.js";
+import { SkillgateError } from "../errors.js";
+import { LaneScheduler } from "../sessions/lanes.js";
+import { SessionKey } from "../sessions/session-key.js";
+import { loadInstalledSkill } from "../skills/run-skill.js";
+import { StateDb } from "../state/state-db.js";
+import type { StatePaths } from "../state/state-dir.js";
+import type { MethodContext, MethodHandler } from "./server.js";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+interface Agent {
+  config: Config["agents"][number];
+  tools: ToolRegistry;
+  system: string;
+}
+
+/** Instructions for the model from each enabled skill's SKILL.md. */
+async function skillInstructions(paths: StatePaths, skill: SandboxSkill): Promise<string> {
+  try {
+    const doc = parseSkillMd(await readFile(join(skillDir(paths.skillsDir, skill.digest), "SKILL.md"), "utf8"));
+    return `\n\n## Skill ${skill.name}\n${doc.body.trim()}`;
+  } catch {
+    return "";
+  }
+}
+
+/** Agents, sessions, lanes and the sandbox behind the gateway's chat methods. */
+export class AgentHost {
+  private constructor(
+    private readonly agents: Map<string, Agent>,
+    private readonly pool: SandboxPool,
+    private readonly state: StateDb,
+    private readonly lanes: LaneScheduler,
+    private readonly audit: AuditLog,
+  ) {}
+
+  static async start(paths: StatePaths, config: Config, audit: AuditLog, logger: Logger): Promise<AgentHost> {
+    const state = await StateDb.open(paths.stateDb);
+    for (const t of await state.failInterruptedTurns(new Date().toISOString())) {
+      await audit.append({ session: t.session, actor: "gateway", kind: "system", type: "turn.interrupted", data: { turn: t.id, completed: t.completed.map((c) => `${c.tool}:${c.status}`) } });
+    }
+    const installed = Object.keys((await readLockfile(paths.lockfile)).skills);
+    const agents = new Map<string, Agent>();
+    for (const agent of config.agents) {
+      const skills: SandboxSkill[] = [];
+      let system = agent.system;
+      for (const name of agent.skills.filter((n) => installed.includes(n))) {
+        try {
+          const skill = await loadInstalledSkill(paths, config.trust, name);
+          skills.push(skill);
+          system += await skillInstructions(paths, skill);
+        } catch (err) {
+          logger.warn({ agent: agent.id, skill: name, code: (err as { code?: string }).code }, "skill not enabled");
+        }
+      }
+      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system });
+    }
+    const s = config.sandbox;
+    const pool = await SandboxPool.start({
+      size: s.poolSize,
+      heapMb: s.workerHeapMb,
+      idleTtlMs: s.idleTtlSeconds * 1000,
+      maxLimits: { memoryMb: s.maxMemoryMb, cpuMs: s.maxCpuMs, wallMs: s.maxWallMs, outputBytes: s.maxOutputBytes, maxCalls: s.maxCallsPerInvocation },
+      capabilityHandler: defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit, logger }),
+      onEvent: (event) => auditSandboxEvent(audit, event),
+    });
+    if (!pool.walls.permissionModel || !pool.walls.networkNamespace) logger.warn({ walls: pool.walls }, "a sandbox wall is missing on this host; see 'skillgate doctor'");
+    return new AgentHost(agents, pool, state, new LaneScheduler(), audit);
+  }
+
+  private sessionFor(ctx: MethodContext, agent: string, requested: unknown): string {
+    // Clients chat in their own connection's session; operators and admins may name one.
+    if (ctx.role === "client" || requested === undefined) {
+      const own = createHash("sha256").update(ctx.connectionId).digest("hex").slice(0, 16);
+      return ctx.role === "client" ? `agent:${agent}:group:c${own}` : `agent:${agent}:main`;
+    }
+    const parsed = SessionKey.safeParse(requested);
+    if (!parsed.success) throw new SkillgateError("BAD_REQUEST", "session: not a session key");
+    return parsed.data;
+  }
+
+  methods(): Record<string, MethodHandler> {
+    return {
+      "chat.send": async (ctx, params) => {
+        const p = (params ?? {}) as { text?: unknown; agent?: unknown; session?: unknown };
+        if (typeof p.text !== "string" || p.text.length === 0 || p.text.length > 65_536) throw new SkillgateError("BAD_REQUEST", "text: 1 to 65536 characters");
+        const agentId = typeof p.agent === "string" ? p.agent : (this.agents.keys().next().value as string | undefined);
+        const agent = agentId ? this.agents.get(agentId) : undefined;
+        if (!agent) throw new SkillgateError("BAD_REQUEST", `no agent ${String(p.agent)}`);
+        const session = this.sessionFor(ctx, agent.config.id, p.session);
+        const text = p.text;
+        const ticket = this.lanes.submit(session, "main", (signal) =>
+          runTurn(
+            {
+              session,
+              agent: agent.config.id,
+              system: agent.system,
+              model: new ScriptedModel(),
+              tools: agent.tools,
+              pool: this.pool,
+              audit: this.audit,
+              state: this.state,
+              maxSteps: agent.config.maxSteps,
+              contextMessages: agent.config.contextMessages,
+              events: { emit: (event, payload) => ctx.emit(event, payload) },
+              signal,
+            },
+            text,
+          ),
+        );
+        const result = await ticket.result;
+        return { session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls } satisfies Json;
+      },
+      "chat.history": async (ctx, params) => {
+        const p = (params ?? {}) as { session?: unknown; agent?: unknown };
+        const agentId = typeof p.agent === "string" ? p.agent : (this.agents.keys().next().value as string);
+        const messages = await this.state.messages(this.sessionFor(ctx, agentId, p.session));
+        return messages.map((m) => ({ role: m.role, content: m.content })) as Json;
+      },
+      "sessions.list": async () => (await this.state.sessions()) as unknown as Json,
+      "gateway.workers": async () => ({ walls: this.pool.walls as unknown as Json, waiting: this.lanes.waiting, running: this.lanes.activeIn("main") }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.state.close();
+  }
+}

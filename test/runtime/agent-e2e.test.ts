@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
+import { runCli } from "../support/cli.js";
+import { CLI_PATH } from "../support/paths.js";
+
+type Frame = { type: string; id?: unknown; ok?: boolean; result?: Record<string, unknown>; error?: { code: string }; event?: string; payload?: Record<string, unknown> };
+
+async function serve(home: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [CLI_PATH, "--home", home, "--json", "serve", "--port", "0"], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
+  });
+  return { child, port: (JSON.parse(line) as { port: number }).port };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill("SIGTERM");
+  await new Promise((resolve) => child.once("exit", resolve));
+}
+
+/** Connects as admin and collects every frame. */
+async function connect(port: number, token: string): Promise<{ ws: WebSocket; frames: Frame[]; call: (method: string, params?: unknown) => Promise<Frame> }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const frames: Frame[] = [];
+  const waiting = new Map<unknown, (f: Frame) => void>();
+  ws.on("message", (data) => {
+    const f = JSON.parse(data.toString()) as Frame;
+    frames.push(f);
+    if (f.type === "res") waiting.get(f.id ?? null)?.(f);
+  });
+  let next = 0;
+  const call = (method: string, params?: unknown) =>
+    new Promise<Frame>((resolve) => {
+      const id = ++next;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ type: "req", id, method, ...(params === undefined ? {} : { params }) }));
+    });
+  await new Promise<Frame>((resolve) => {
+    waiting.set(null, resolve);
+    ws.send(JSON.stringify({ type: "connect", protocol: 1, token, client: { name: "e2e" }, role: "admin" }));
+  });
+  return { ws, frames, call };
+}
+
+describe("agent turns end to end (real gateway, scripted model, signed example skills, real sandbox)", () => {
+  let dir: string;
+  let home: string;
+  let token: string;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "sg-agent-"));
+    home = join(dir, "home");
+    // The demo installs the signed example skills into this state dir.
+    const demo = runCli(["--home", home, "--json", "demo"]);
+    assert.equal(demo.status, 0, demo.stderr);
+    token = readFileSync(join(home, "keys", "operator.token"), "utf8").trim();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a turn calls a tool in the sandbox, answers, streams events, and leaves ordered evidence", async () => {
+    const gw = await serve(home);
+    try {
+      const c = await connect(gw.port, token);
+      const res = await c.call("chat.send", { text: "note: buy milk" });
+      assert.equal(res.ok, true, JSON.stringify(res));
+      assert.equal(res.result?.toolCalls, 1);
+      assert.match(String(res.result?.reply), /saved/);
+      const events = c.frames.filter((f) => f.type === "event").map((f) => f.event);
+      assert.deepEqual(events, ["turn.started", "tool.call", "tool.result", "turn.reply", "turn.done"]);
+      const listed = await c.call("chat.send", { text: "list notes" });
+      assert.match(String(listed.result?.reply), /buy milk|note /);
+      // Two messages to one session run in order, one at a time.
+      const [a, b] = await Promise.all([c.call("chat.send", { text: "hello one" }), c.call("chat.send", { text: "hello two" })]);
+      assert.match(String(a.result?.reply), /hello one/);
+      assert.match(String(b.result?.reply), /hello two/);
+      const unknown = await c.call("chat.send", { text: "x", agent: "nobody" });
+      assert.equal(unknown.error?.code, "BAD_REQUEST");
+      c.ws.close();
+      // The terminal client, one-shot, against the same gateway.
+      const chat = runCli(["--home", home, "--json", "chat", "--url", `ws://127.0.0.1:${gw.port}/ws`, "--message", "list notes"]);
+      assert.equal(chat.status, 0, chat.stderr);
+      assert.match((JSON.parse(chat.stdout) as { reply: string }).reply, /Done/);
+    } finally {
+      await stop(gw.child);
+    }
+    const show = runCli(["--home", home, "audit", "show", "--limit", "1000"]);
+    const types = show.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t").slice(2, 4).join(" "));
+    // The demo recorded a scripted turn of its own before; look after the gateway started.
+    const start = types.indexOf("saw message.inbound", types.indexOf("system gateway.start"));
+    assert.ok(start >= 0);
+    assert.deepEqual(types.slice(start, start + 8), [
+      "saw message.inbound",
+      "decided model.output",
+      "decided tool.call",
+      "decided policy.decision",
+      "touched fs.list",
+      "touched fs.write_text",
+      "saw tool.result",
+      "decided model.output",
+    ]);
+    assert.equal(runCli(["--home", home, "audit", "verify"]).status, 0);
+  });
+
+  it("a restart resumes the session's transcript", async () => {
+    const gw = await serve(home);
+    try {
+      const c = await connect(gw.port, token);
+      const history = await c.call("chat.history", {});
+      const contents = (history.result as unknown as { role: string; content: string }[]).map((m) => m.content);
+      assert.ok(contents.includes("note: buy milk"), contents.join(" | "));
+      const sessions = await c.call("sessions.list");
+      assert.ok((sessions.result as unknown as { key: string }[]).some((s) => s.key === "agent:demo:main"));
+      c.ws.close();
+    } finally {
+      await stop(gw.child);
+    }
+  });
+});
