@@ -10,6 +10,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSkill } from "./commands/skill.js";
+import { registerStatus } from "./commands/status.js";
 import { registerTrust } from "./commands/trust.js";
 
 function buildProgram(): Command {
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerInit(program);
   registerServe(program);
   registerChat(program);
+  registerStatus(program);
   registerSkill(program);
   registerKeys(program);
   registerTrust(program);

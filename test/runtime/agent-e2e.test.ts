@@ -91,6 +91,12 @@ describe("agent turns end to end (real gateway, scripted model, signed example s
       const chat = runCli(["--home", home, "--json", "chat", "--url", `ws://127.0.0.1:${gw.port}/ws`, "--message", "list notes"]);
       assert.equal(chat.status, 0, chat.stderr);
       assert.match((JSON.parse(chat.stdout) as { reply: string }).reply, /Done/);
+      const status = runCli(["--home", home, "--json", "status", "--url", `ws://127.0.0.1:${gw.port}/ws`]);
+      assert.equal(status.status, 0, status.stderr);
+      const st = JSON.parse(status.stdout) as { sessions: { key: string }[]; lastCheckpointSize: number | null; walls: { emptyEnvironment: boolean } };
+      assert.ok(st.sessions.some((x) => x.key === "agent:demo:main"));
+      assert.equal(typeof st.lastCheckpointSize, "number");
+      assert.equal(st.walls.emptyEnvironment, true);
     } finally {
       await stop(gw.child);
     }

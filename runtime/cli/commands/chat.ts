@@ -1,10 +1,10 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { WebSocket } from "ws";
 import { z } from "zod";
 import { SkillgateError } from "../../errors.js";
+import { GatewayClient } from "../../gateway/client.js";
 import { readTextIfExists } from "../../state/files.js";
-import { contextOf, parseArg } from "../context.js";
+import { type CliContext, contextOf, parseArg } from "../context.js";
 
 const Options = z.object({
   agent: z.string().optional(),
@@ -13,7 +13,14 @@ const Options = z.object({
   url: z.string().url().optional(),
 });
 
-type Frame = { type: string; id?: unknown; ok?: boolean; result?: { reply?: string; session?: string }; error?: { code: string; message: string }; event?: string; payload?: Record<string, unknown> };
+/** The running gateway, as the operator: URL from config (or --url), token from the state dir. */
+export async function connectOperator(cli: CliContext, url: string | undefined, onEvent?: Parameters<typeof GatewayClient.connect>[3]): Promise<{ client: GatewayClient; url: string }> {
+  const config = await cli.config();
+  const token = (await readTextIfExists(cli.paths.operatorToken))?.trim();
+  if (!token) throw new SkillgateError("NOT_INITIALIZED", "no operator token; run 'skillgate init'");
+  const target = url ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
+  return { client: await GatewayClient.connect(target, token, "operator", onEvent), url: target };
+}
 
 export function registerChat(program: Command): void {
   program
@@ -26,45 +33,17 @@ export function registerChat(program: Command): void {
     .action(async (raw: unknown, command: Command) => {
       const cli = contextOf(command);
       const o = parseArg(Options, raw, "options");
-      const config = await cli.config();
-      const token = (await readTextIfExists(cli.paths.operatorToken))?.trim();
-      if (!token) throw new SkillgateError("NOT_INITIALIZED", "no operator token; run 'skillgate init'");
-      const url = o.url ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
-      const ws = new WebSocket(url);
-      await new Promise<void>((resolve, reject) => {
-        ws.once("open", () => resolve());
-        ws.once("error", (err) => reject(new SkillgateError("GATEWAY_UNREACHABLE", `cannot reach ${url} (${(err as NodeJS.ErrnoException).code ?? err.message}); is 'skillgate serve' running?`)));
+      const { client, url } = await connectOperator(cli, o.url, (f) => {
+        if (cli.json) return;
+        if (f.event === "tool.call") process.stderr.write(`  · ${String(f.payload?.tool)} (${String(f.payload?.decision)})\n`);
+        if (f.event === "tool.result") process.stderr.write(`  · ${String(f.payload?.tool)} → ${f.payload?.ok ? "ok" : "failed"}\n`);
       });
-      const waiting = new Map<unknown, (f: Frame) => void>();
-      ws.on("message", (data) => {
-        const f = JSON.parse(data.toString()) as Frame;
-        if (f.type === "event" && !cli.json) {
-          if (f.event === "tool.call") process.stderr.write(`  · ${String(f.payload?.tool)} (${String(f.payload?.decision)})\n`);
-          if (f.event === "tool.result") process.stderr.write(`  · ${String(f.payload?.tool)} → ${f.payload?.ok ? "ok" : "failed"}\n`);
-        }
-        if (f.type === "res") waiting.get(f.id ?? null)?.(f);
-      });
-      let next = 0;
-      const call = (method: string, params: unknown) =>
-        new Promise<Frame>((resolve) => {
-          const id = ++next;
-          waiting.set(id, resolve);
-          ws.send(JSON.stringify({ type: "req", id, method, params }));
-        });
-      const hello = await new Promise<Frame>((resolve) => {
-        waiting.set(null, resolve);
-        ws.send(JSON.stringify({ type: "connect", protocol: 1, token, client: { name: "skillgate-chat", version: "0.1.0" }, role: "operator" }));
-      });
-      if (!hello.ok) throw new SkillgateError(hello.error?.code ?? "UNAUTHORIZED", hello.error?.message ?? "connect refused");
-      const send = async (text: string): Promise<Frame> => {
-        const res = await call("chat.send", { text, ...(o.agent ? { agent: o.agent } : {}), ...(o.session ? { session: o.session } : {}) });
-        if (!res.ok) throw new SkillgateError(res.error?.code ?? "INTERNAL", res.error?.message ?? "failed");
-        return res;
-      };
+      const send = async (text: string) =>
+        (await client.call("chat.send", { text, ...(o.agent ? { agent: o.agent } : {}), ...(o.session ? { session: o.session } : {}) })) as { reply?: string };
       try {
         if (o.message !== undefined) {
-          const res = await send(o.message);
-          cli.print(res.result?.reply ?? "", res.result ?? {});
+          const result = await send(o.message);
+          cli.print(result.reply ?? "", result);
           return;
         }
         const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -73,15 +52,14 @@ export function registerChat(program: Command): void {
           const line = await rl.question("you> ").catch(() => "");
           if (!line.trim()) break;
           try {
-            const res = await send(line);
-            process.stdout.write(`agent> ${res.result?.reply ?? ""}\n`);
+            process.stdout.write(`agent> ${(await send(line)).reply ?? ""}\n`);
           } catch (err) {
             process.stdout.write(`error: ${(err as Error).message}\n`);
           }
         }
         rl.close();
       } finally {
-        ws.close();
+        client.close();
       }
     });
 }
