@@ -20,7 +20,7 @@ import type { MethodContext, MethodHandler } from "./server.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-interface Agent {
+export interface Agent {
   config: Config["agents"][number];
   tools: ToolRegistry;
   system: string;
@@ -91,37 +91,46 @@ export class AgentHost {
     return parsed.data;
   }
 
+  agent(id: unknown): Agent {
+    const agentId = typeof id === "string" ? id : (this.agents.keys().next().value as string | undefined);
+    const agent = agentId ? this.agents.get(agentId) : undefined;
+    if (!agent) throw new SkillgateError("BAD_REQUEST", `no agent ${String(id)}`);
+    return agent;
+  }
+
+  /** Queues one turn in the session's lane and waits for it. */
+  async turn(agent: Agent, session: string, text: string, emit: (event: string, payload: Json) => void): Promise<{ session: string; turn: string; reply: string; toolCalls: number }> {
+    const ticket = this.lanes.submit(session, "main", (signal) =>
+      runTurn(
+        {
+          session,
+          agent: agent.config.id,
+          system: agent.system,
+          model: new ScriptedModel(),
+          tools: agent.tools,
+          pool: this.pool,
+          audit: this.audit,
+          state: this.state,
+          maxSteps: agent.config.maxSteps,
+          contextMessages: agent.config.contextMessages,
+          events: { emit },
+          signal,
+        },
+        text,
+      ),
+    );
+    const result = await ticket.result;
+    return { session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls };
+  }
+
   methods(): Record<string, MethodHandler> {
     return {
       "chat.send": async (ctx, params) => {
         const p = (params ?? {}) as { text?: unknown; agent?: unknown; session?: unknown };
         if (typeof p.text !== "string" || p.text.length === 0 || p.text.length > 65_536) throw new SkillgateError("BAD_REQUEST", "text: 1 to 65536 characters");
-        const agentId = typeof p.agent === "string" ? p.agent : (this.agents.keys().next().value as string | undefined);
-        const agent = agentId ? this.agents.get(agentId) : undefined;
-        if (!agent) throw new SkillgateError("BAD_REQUEST", `no agent ${String(p.agent)}`);
+        const agent = this.agent(p.agent);
         const session = this.sessionFor(ctx, agent.config.id, p.session);
-        const text = p.text;
-        const ticket = this.lanes.submit(session, "main", (signal) =>
-          runTurn(
-            {
-              session,
-              agent: agent.config.id,
-              system: agent.system,
-              model: new ScriptedModel(),
-              tools: agent.tools,
-              pool: this.pool,
-              audit: this.audit,
-              state: this.state,
-              maxSteps: agent.config.maxSteps,
-              contextMessages: agent.config.contextMessages,
-              events: { emit: (event, payload) => ctx.emit(event, payload) },
-              signal,
-            },
-            text,
-          ),
-        );
-        const result = await ticket.result;
-        return { session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls } satisfies Json;
+        return (await this.turn(agent, session, p.text, (event, payload) => ctx.emit(event, payload))) satisfies Json;
       },
       "chat.history": async (ctx, params) => {
         const p = (params ?? {}) as { session?: unknown; agent?: unknown };

@@ -42,7 +42,13 @@ export interface GatewayOptions {
   audit: AuditLog;
   methods: Record<string, MethodHandler>;
   limits?: Partial<ConnectionLimits>;
+  /** Plain HTTP routes by path prefix (e.g. `/hooks/`), given the raw request body. */
+  http?: Record<string, HttpRoute>;
 }
+
+export type HttpRoute = (req: IncomingMessage, body: Buffer) => Promise<{ status: number; body: Json }>;
+
+const MAX_HTTP_BODY = 64 * 1024;
 
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -91,7 +97,33 @@ export class Gateway {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, protocol: PROTOCOL_VERSION }));
         return;
       }
-      res.writeHead(404).end();
+      const prefix = Object.keys(options.http ?? {}).find((p) => req.url?.startsWith(p));
+      const route = prefix ? options.http?.[prefix] : undefined;
+      if (!route || req.method !== "POST") {
+        res.writeHead(404).end();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_HTTP_BODY) {
+          res.writeHead(413).end();
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on("end", () => {
+        if (size > MAX_HTTP_BODY) return;
+        route(req, Buffer.concat(chunks)).then(
+          (out) => res.writeHead(out.status, { "content-type": "application/json" }).end(JSON.stringify(out.body)),
+          (err: unknown) => {
+            const e = summarizeError(err);
+            res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ ok: false, error: e }));
+          },
+        );
+      });
     });
     const gateway = new Gateway(http, options);
     await new Promise<void>((resolve, reject) => {

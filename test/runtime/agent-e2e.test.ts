@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -119,6 +120,34 @@ describe("agent turns end to end (real gateway, scripted model, signed example s
       "decided model.output",
     ]);
     assert.equal(runCli(["--home", home, "audit", "verify"]).status, 0);
+  });
+
+  it("a signed webhook runs a turn in a fresh hook session; a bad signature is refused and audited", async () => {
+    const added = runCli(["--home", home, "--json", "hook", "add", "ci"]);
+    assert.equal(added.status, 0, added.stderr);
+    const secret = (JSON.parse(added.stdout) as { secret: string }).secret;
+    const gw = await serve(home);
+    try {
+      const post = (body: string, signature: string) =>
+        fetch(`http://127.0.0.1:${gw.port}/hooks/ci`, { method: "POST", headers: { "content-type": "application/json", "x-skillgate-signature": signature }, body });
+      const body = JSON.stringify({ text: "note: from a webhook" });
+      const good = await post(body, `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`);
+      assert.equal(good.status, 200);
+      const out = (await good.json()) as { session: string; reply: string; toolCalls: number };
+      assert.match(out.session, /^hook:[0-9a-f-]{36}$/);
+      assert.equal(out.toolCalls, 1);
+      const forged = await post(body, `sha256=${createHmac("sha256", "wrong").update(body).digest("hex")}`);
+      assert.equal(forged.status, 401);
+      const tampered = await post(JSON.stringify({ text: "note: tampered" }), `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`);
+      assert.equal(tampered.status, 401);
+      const unknown = await fetch(`http://127.0.0.1:${gw.port}/hooks/nope`, { method: "POST", body });
+      assert.equal(unknown.status, 401);
+    } finally {
+      await stop(gw.child);
+    }
+    const show = runCli(["--home", home, "audit", "show", "--kind", "system"]);
+    assert.equal((show.stdout.match(/auth\.failed/g) ?? []).length >= 3, true, show.stdout);
+    assert.doesNotMatch(show.stdout, new RegExp(secret), "the hook secret never enters the audit log");
   });
 
   it("a restart resumes the session's transcript", async () => {

@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { z } from "zod";
 import { readLockfile } from "../../../skills-registry/index.js";
 import { openAuditLog } from "../../audit-log.js";
 import { AgentHost } from "../../gateway/agent-host.js";
-import { Gateway, type MethodHandler } from "../../gateway/server.js";
+import { Gateway, type HttpRoute, type MethodHandler } from "../../gateway/server.js";
+import { createHookSecret, HookBody, loadHookSecrets, SIGNATURE_HEADER, signatureValid } from "../../gateway/hooks.js";
 import { createLogger } from "../../logger.js";
 import { ensureOperatorToken, ensureState } from "../../state/init.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
@@ -21,6 +23,20 @@ const Options = z.object({
 });
 
 export function registerServe(program: Command): void {
+  program
+    .command("hook")
+    .description("webhooks: POST /hooks/<id> signed with HMAC-SHA256 runs a turn in a new hook:<uuid> session")
+    .command("add")
+    .argument("<id>", "hook id")
+    .description("create a webhook and print its secret (once; kept in keys/hooks/<id>.secret, 0600)")
+    .action(async (id: string, _raw: unknown, command: Command) => {
+      const cli = contextOf(command);
+      const secret = await createHookSecret(cli.paths.keysDir, id);
+      cli.print(
+        [`Webhook ${id}: POST /hooks/${id} with header ${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the body>`, `Secret (shown once): ${secret}`, "Restart the gateway to load it."],
+        { id, secret, header: SIGNATURE_HEADER },
+      );
+    });
   program
     .command("serve")
     .description("run the gateway: HTTP /healthz and the WebSocket control plane (127.0.0.1 by default)")
@@ -80,6 +96,24 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
     throw err;
   }
   Object.assign(methods, host.methods());
+  const hookSecrets = await loadHookSecrets(cli.paths.keysDir);
+  const hooks: HttpRoute = async (req, body): ReturnType<HttpRoute> => {
+    const id = (req.url ?? "").slice("/hooks/".length);
+    const secret = hookSecrets.get(id);
+    if (!secret || !signatureValid(secret, body, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+      await audit.append({ actor: "gateway", kind: "system", type: "auth.failed", data: { channel: "webhook", hook: id.slice(0, 64), remote: req.socket.remoteAddress ?? "unknown" } });
+      return { status: 401, body: { ok: false, error: { code: "UNAUTHORIZED", message: "unknown hook or bad signature" } } };
+    }
+    let parsed;
+    try {
+      parsed = HookBody.safeParse(JSON.parse(body.toString("utf8")));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) return { status: 400, body: { ok: false, error: { code: "BAD_REQUEST", message: "body must be {\"text\": …}" } } };
+    const result = await host.turn(host.agent(parsed.data.agent), `hook:${randomUUID()}`, parsed.data.text, () => {});
+    return { status: 200, body: { ok: true, session: result.session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls } };
+  };
   try {
     gateway = await Gateway.start({
       host: o.host ?? config.gateway.host,
@@ -89,6 +123,7 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
       logger,
       audit,
       methods,
+      http: { "/hooks/": hooks },
     });
   } catch (err) {
     await host.close();
