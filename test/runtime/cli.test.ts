@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -108,5 +108,21 @@ describe("skillgate CLI: init and audit", () => {
     assertCleanFailure(runCli(["--home", broken, "audit", "checkpoint"]), "CONFIG_INVALID");
     writeFileSync(join(broken, "config.json"), "{not json");
     assertCleanFailure(runCli(["--home", broken, "audit", "checkpoint"]), "CONFIG_INVALID");
+  });
+
+  it("doctor reports the walls and flags a key or config readable by others", () => {
+    const healthy = JSON.parse(runCli(["--home", home, "--json", "doctor"]).stdout) as { checks: { wall: string; active: boolean }[] };
+    const perm = (checks: { wall: string; active: boolean }[], wall: string) => checks.find((c) => c.wall === wall)?.active;
+    assert.equal(perm(healthy.checks, "permissions audit.skey"), true);
+    assert.equal(perm(healthy.checks, "bind"), true);
+    assert.ok(healthy.checks.some((c) => c.wall === "isolate (isolated-vm)" && c.active));
+    chmodSync(join(home, "keys", "audit.skey"), 0o644);
+    try {
+      const loose = JSON.parse(runCli(["--home", home, "--json", "doctor"]).stdout) as { ok: boolean; checks: { wall: string; active: boolean }[] };
+      assert.equal(perm(loose.checks, "permissions audit.skey"), false);
+      assert.equal(loose.ok, false);
+    } finally {
+      chmodSync(join(home, "keys", "audit.skey"), 0o600);
+    }
   });
 });

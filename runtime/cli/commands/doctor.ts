@@ -2,7 +2,12 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { networkNamespaceAvailable, permissionFlag } from "../../../sandbox/index.js";
-import { contextOf } from "../context.js";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { loadConfig } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import { isLoopback } from "../../gateway/server.js";
+import { type CliContext, contextOf } from "../context.js";
 
 const PROBE = fileURLToPath(new URL("../../../sandbox/ivm-probe.js", import.meta.url));
 
@@ -38,13 +43,50 @@ export function sandboxChecks(): Check[] {
   ];
 }
 
+/** The state dir as an operator should want it: valid config, private keys, a safe bind, a sane trust policy. */
+async function stateChecks(cli: CliContext): Promise<Check[]> {
+  const checks: Check[] = [];
+  let config: Config | undefined;
+  try {
+    config = await loadConfig(cli.paths.config);
+    checks.push({ wall: "config", active: true, detail: `${cli.paths.config} is valid` });
+  } catch (err) {
+    checks.push({ wall: "config", active: false, detail: (err as Error).message });
+  }
+  for (const path of [cli.paths.auditSigningKey, cli.paths.operatorToken, cli.paths.config]) {
+    try {
+      const mode = (await stat(path)).mode & 0o777;
+      checks.push({ wall: `permissions ${basename(path)}`, active: (mode & 0o077) === 0, detail: `mode ${mode.toString(8).padStart(4, "0")}${mode & 0o077 ? ": readable by others; chmod 600" : ""}` });
+    } catch {
+      checks.push({ wall: `permissions ${basename(path)}`, active: false, detail: `${path} is missing; run 'skillgate init'` });
+    }
+  }
+  if (config) {
+    const loopback = isLoopback(config.gateway.host);
+    checks.push({ wall: "bind", active: loopback, detail: loopback ? `${config.gateway.host}:${config.gateway.port} (loopback)` : `${config.gateway.host} is public: needs TLS in front and --insecure-public` });
+    const wide = config.trust.publishers.filter((p) => p.keys.length === 0 && p.identities.length === 0);
+    const revokedHeld = config.trust.publishers.flatMap((p) => p.keys.filter((k) => config?.trust.revoked.keys.includes(k.id)).map((k) => `${p.name}:${k.id.slice(0, 12)}`));
+    checks.push({
+      wall: "trust policy",
+      active: wide.length === 0 && revokedHeld.length === 0,
+      detail:
+        [
+          `${config.trust.publishers.length} publisher(s), ${config.trust.revoked.keys.length + config.trust.revoked.digests.length + config.trust.revoked.identities.length} revocation(s)`,
+          ...wide.map((p) => `publisher ${p.name} has no key or identity`),
+          ...revokedHeld.map((k) => `revoked key still listed under ${k}`),
+        ].join("; "),
+    });
+  }
+  return checks;
+}
+
 export function registerDoctor(program: Command): void {
   program
     .command("doctor")
-    .description("report which sandbox walls are active on this host")
-    .action((_raw: unknown, command: Command) => {
+    .description("check the sandbox walls on this host, and the state dir: config, key permissions, bind, trust policy")
+    .action(async (_raw: unknown, command: Command) => {
       const cli = contextOf(command);
-      const checks = sandboxChecks();
+      const checks = [...sandboxChecks(), ...(await stateChecks(cli))];
       cli.print(
         checks.map((c) => `${c.active ? "ok     " : "MISSING"} ${c.wall}: ${c.detail}`),
         { ok: checks.every((c) => c.active), checks },
