@@ -31,8 +31,20 @@ export const SandboxConfigSchema = z
 export const AgentConfigSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
-    /** "scripted" is the built-in demo model; real endpoints arrive with the model client. */
-    model: z.literal("scripted").default("scripted"),
+    /** "scripted" is the built-in demo model; otherwise an OpenAI-compatible endpoint, its key read from an environment variable. */
+    model: z
+      .union([
+        z.literal("scripted"),
+        z
+          .object({
+            provider: z.literal("openai"),
+            model: z.string().min(1).max(128),
+            baseURL: z.url().optional(),
+            apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/).default("OPENAI_API_KEY"),
+          })
+          .strict(),
+      ])
+      .default("scripted"),
     system: z.string().max(16_384).default("You are a careful assistant. Use the tools you are given; never guess at results."),
     /** Installed skills this agent may use, by name. */
     skills: z.array(z.string()).default([]),

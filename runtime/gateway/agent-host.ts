@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/index.js";
 import { SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
 import { parseSkillMd, readLockfile, skillDir } from "../../skills-registry/index.js";
+import type { ModelClient } from "../agent/model.js";
+import { OpenAIModel } from "../agent/openai-model.js";
 import { ScriptedModel } from "../agent/scripted-model.js";
 import { ToolRegistry } from "../agent/tool-registry.js";
 import { runTurn } from "../agent/turn.js";
@@ -24,6 +26,15 @@ export interface Agent {
   config: Config["agents"][number];
   tools: ToolRegistry;
   system: string;
+  model: ModelClient;
+}
+
+/** The agent's model: the scripted demo, or an endpoint whose key must be in the environment. */
+function modelFor(agent: Config["agents"][number]): ModelClient {
+  if (agent.model === "scripted") return new ScriptedModel();
+  const apiKey = process.env[agent.model.apiKeyEnv];
+  if (!apiKey) throw new SkillgateError("MODEL_KEY_MISSING", `agent ${agent.id}: set ${agent.model.apiKeyEnv} to the model endpoint's API key`);
+  return new OpenAIModel({ model: agent.model.model, baseURL: agent.model.baseURL, apiKey });
 }
 
 /** Instructions for the model from each enabled skill's SKILL.md. */
@@ -65,7 +76,7 @@ export class AgentHost {
           logger.warn({ agent: agent.id, skill: name, code: (err as { code?: string }).code }, "skill not enabled");
         }
       }
-      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system });
+      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: modelFor(agent) });
     }
     const s = config.sandbox;
     const pool = await SandboxPool.start({
@@ -106,7 +117,7 @@ export class AgentHost {
           session,
           agent: agent.config.id,
           system: agent.system,
-          model: new ScriptedModel(),
+          model: agent.model,
           tools: agent.tools,
           pool: this.pool,
           audit: this.audit,
