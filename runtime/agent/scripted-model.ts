@@ -21,6 +21,8 @@ export class ScriptedModel implements ModelClient {
       text: "",
       toolCalls: [{ id: `call_${++this.counter}`, name, arguments: JSON.stringify(args) }],
     });
+    const delegate = /^delegate[: ]+(.+)$/i.exec(text.trim());
+    if (delegate && request.tools.some((t) => t.name === "spawn_subagent")) return call("spawn_subagent", { task: delegate[1], skills: ["@demo/notes"] });
     const note = /^(?:note|remember)[: ]+(.+)$/i.exec(text.trim());
     if (note && has("@demo/notes.write_note")) return call("@demo/notes.write_note", { title: `note ${new Date().toISOString().slice(0, 10)}`, text: note[1] });
     if (/\blist (?:my )?notes\b/i.test(text) && has("@demo/notes.list_notes")) return call("@demo/notes.list_notes", {});

@@ -17,6 +17,17 @@ export class ToolRegistry {
     }
   }
 
+  /** The same tools restricted to some of the skills: a sub-agent never gets more than its parent. */
+  subset(skillNames: string[] | undefined): ToolRegistry {
+    const skills = new Map<string, SandboxSkill>();
+    for (const t of this.tools.values()) if (!skillNames || skillNames.includes(t.skill.name)) skills.set(t.skill.name, t.skill);
+    return new ToolRegistry([...skills.values()]);
+  }
+
+  skillNames(): string[] {
+    return [...new Set([...this.tools.values()].map((t) => t.skill.name))];
+  }
+
   resolve(name: string): ResolvedTool | undefined {
     return this.tools.get(name);
   }

@@ -27,7 +27,22 @@ export interface TurnContext {
   events: TurnEvents;
   signal: AbortSignal;
   clock?: () => Date;
+  /** Built-in `spawn_subagent`, when this turn may delegate (sub-agents may not). */
+  spawnSubagent?: (task: string, skills: string[] | undefined) => Promise<{ session: string; reply: string }>;
 }
+
+export const SPAWN_SUBAGENT = "spawn_subagent";
+
+const SPAWN_SPEC = {
+  name: SPAWN_SUBAGENT,
+  description: "Delegate a self-contained task to a sub-agent that has the same or fewer skills; returns its final answer.",
+  input: {
+    type: "object",
+    properties: { task: { type: "string", minLength: 1, maxLength: 8192 }, skills: { type: "array", items: { type: "string" } } },
+    required: ["task"],
+    additionalProperties: false,
+  },
+};
 
 export interface TurnResult {
   turn: string;
@@ -55,7 +70,8 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
     for (let step = 0; step < ctx.maxSteps; step++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const history = await state.messages(session, ctx.contextMessages);
-      const out = await ctx.model.complete({ system: ctx.system, messages: history, tools: ctx.tools.specs() });
+      const tools = ctx.spawnSubagent ? [...ctx.tools.specs(), SPAWN_SPEC] : ctx.tools.specs();
+      const out = await ctx.model.complete({ system: ctx.system, messages: history, tools });
       await audit.append({
         session,
         actor: `model:${ctx.model.name}`,
@@ -99,6 +115,7 @@ async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: { 
   } catch {
     args = undefined;
   }
+  if (call.name === SPAWN_SUBAGENT && ctx.spawnSubagent) return runSpawn(ctx, turn, idx, call, args);
   const resolved = ctx.tools.resolve(call.name);
   // Until the policy engine lands: allow what an enabled skill's manifest declares, deny the rest.
   const decision = resolved && args !== undefined ? "allow" : "deny";
@@ -131,6 +148,37 @@ async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: { 
   }
   await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
   await audit.append({ session, actor: `skill:${resolved.skill.name}`, kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
+  ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });
+  return content;
+}
+
+async function runSpawn(ctx: TurnContext, turn: string, idx: number, call: { id: string; name: string; arguments: string }, args: unknown): Promise<string> {
+  const { session, audit, state } = ctx;
+  const a = (args ?? {}) as { task?: unknown; skills?: unknown };
+  const skills = Array.isArray(a.skills) ? a.skills.filter((x): x is string => typeof x === "string") : undefined;
+  const valid = typeof a.task === "string" && a.task.length > 0 && a.task.length <= 8192;
+  const outside = (skills ?? []).filter((name) => !ctx.tools.skillNames().includes(name));
+  const decision = valid && outside.length === 0 ? "allow" : "deny";
+  const reason = !valid ? "task must be 1 to 8192 characters" : outside.length ? `not the parent's skills: ${outside.join(", ")}` : "built-in; skills are a subset of the parent's";
+  await audit.append({ session, actor: `model:${ctx.model.name}`, kind: "decided", type: "tool.call", data: { turn, idx, tool: call.name }, blobs: [{ content: call.arguments, type: "application/json" }] });
+  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision, reason } });
+  ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision });
+  if (decision === "deny" || !ctx.spawnSubagent) {
+    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", reason);
+    return JSON.stringify({ error: { code: "DENIED", message: reason } });
+  }
+  await state.recordToolCall(turn, idx, call.name, call.arguments, "running");
+  let content: string;
+  let ok = true;
+  try {
+    const sub = await ctx.spawnSubagent(a.task as string, skills);
+    content = JSON.stringify(sub);
+  } catch (err) {
+    content = JSON.stringify({ error: summarizeError(err) });
+    ok = false;
+  }
+  await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
+  await audit.append({ session, actor: "gateway", kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
   ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });
   return content;
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -110,15 +110,32 @@ export class AgentHost {
   }
 
   /** Queues one turn in the session's lane and waits for it. */
-  async turn(agent: Agent, session: string, text: string, emit: (event: string, payload: Json) => void): Promise<{ session: string; turn: string; reply: string; toolCalls: number }> {
-    const ticket = this.lanes.submit(session, "main", (signal) =>
+  async turn(
+    agent: Agent,
+    session: string,
+    text: string,
+    emit: (event: string, payload: Json) => void,
+    sub?: { tools: ToolRegistry },
+  ): Promise<{ session: string; turn: string; reply: string; toolCalls: number }> {
+    const tools = sub?.tools ?? agent.tools;
+    const ticket = this.lanes.submit(session, sub ? "subagent" : "main", (signal) =>
       runTurn(
         {
           session,
           agent: agent.config.id,
           system: agent.system,
           model: agent.model,
-          tools: agent.tools,
+          tools,
+          // One level deep: a sub-agent cannot spawn its own.
+          ...(sub
+            ? {}
+            : {
+                spawnSubagent: async (task: string, skills: string[] | undefined) => {
+                  const child = `agent:${agent.config.id}:subagent:${randomUUID()}`;
+                  const result = await this.turn(agent, child, task, emit, { tools: tools.subset(skills) });
+                  return { session: child, reply: result.reply };
+                },
+              }),
           pool: this.pool,
           audit: this.audit,
           state: this.state,

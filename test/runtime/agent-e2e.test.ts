@@ -85,6 +85,13 @@ describe("agent turns end to end (real gateway, scripted model, signed example s
       const [a, b] = await Promise.all([c.call("chat.send", { text: "hello one" }), c.call("chat.send", { text: "hello two" })]);
       assert.match(String(a.result?.reply), /hello one/);
       assert.match(String(b.result?.reply), /hello two/);
+      // A sub-agent with a subset of the skills, in the subagent lane, in its own session.
+      const delegated = await c.call("chat.send", { text: "delegate: note: buy eggs" });
+      assert.equal(delegated.ok, true, JSON.stringify(delegated));
+      assert.match(String(delegated.result?.reply), /agent:demo:subagent:[0-9a-f-]{36}/);
+      assert.match(String(delegated.result?.reply), /saved/);
+      const sessions = (await c.call("sessions.list")).result as unknown as { key: string }[];
+      assert.ok(sessions.some((x) => /^agent:demo:subagent:/.test(x.key)));
       const unknown = await c.call("chat.send", { text: "x", agent: "nobody" });
       assert.equal(unknown.error?.code, "BAD_REQUEST");
       c.ws.close();
