@@ -107,19 +107,51 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
   }
 }
 
-async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: { id: string; name: string; arguments: string }): Promise<string> {
-  const { session, audit, state } = ctx;
+type ToolCall = { id: string; name: string; arguments: string };
+
+interface Plan {
+  decision: "allow" | "deny";
+  reason: string;
+  /** Who performs the call (the audit actor of its result), and how. */
+  actor: string;
+  perform: () => Promise<unknown>;
+}
+
+/** What the model asked for, decided: a built-in, or an enabled skill's declared tool. */
+function plan(ctx: TurnContext, call: ToolCall): Plan {
   let args: unknown;
   try {
     args = JSON.parse(call.arguments);
   } catch {
     args = undefined;
   }
-  if (call.name === SPAWN_SUBAGENT && ctx.spawnSubagent) return runSpawn(ctx, turn, idx, call, args);
+  const deny = (reason: string): Plan => ({ decision: "deny", reason, actor: "gateway", perform: async () => undefined });
+  if (args === undefined) return deny("arguments are not JSON");
+  if (call.name === SPAWN_SUBAGENT && ctx.spawnSubagent) {
+    const spawn = ctx.spawnSubagent;
+    const a = args as { task?: unknown; skills?: unknown };
+    const skills = Array.isArray(a.skills) ? a.skills.filter((x): x is string => typeof x === "string") : undefined;
+    if (typeof a.task !== "string" || a.task.length === 0 || a.task.length > 8192) return deny("task must be 1 to 8192 characters");
+    const outside = (skills ?? []).filter((name) => !ctx.tools.skillNames().includes(name));
+    if (outside.length) return deny(`not the parent's skills: ${outside.join(", ")}`);
+    const task = a.task;
+    return { decision: "allow", reason: "built-in; skills are a subset of the parent's", actor: "gateway", perform: () => spawn(task, skills) };
+  }
   const resolved = ctx.tools.resolve(call.name);
   // Until the policy engine lands: allow what an enabled skill's manifest declares, deny the rest.
-  const decision = resolved && args !== undefined ? "allow" : "deny";
-  const reason = !resolved ? "no such tool among this agent's enabled skills" : args === undefined ? "arguments are not JSON" : "declared by the skill's manifest";
+  if (!resolved) return deny("no such tool among this agent's enabled skills");
+  return {
+    decision: "allow",
+    reason: "declared by the skill's manifest",
+    actor: `skill:${resolved.skill.name}`,
+    perform: async () => (await ctx.pool.invoke({ session: ctx.session, skill: resolved.skill, tool: resolved.tool, input: args })).output,
+  };
+}
+
+/** Audits the intent, performs the call if allowed, records and audits the outcome. */
+async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: ToolCall): Promise<string> {
+  const { session, audit, state } = ctx;
+  const p = plan(ctx, call);
   await audit.append({
     session,
     actor: `model:${ctx.model.name}`,
@@ -128,57 +160,23 @@ async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: { 
     data: { turn, idx, tool: call.name },
     blobs: [{ content: call.arguments, type: "application/json" }],
   });
-  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision, reason } });
-  ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision });
-  if (!resolved || decision === "deny") {
-    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", reason);
-    return JSON.stringify({ error: { code: "DENIED", message: reason } });
-  }
-  await state.recordToolCall(turn, idx, call.name, call.arguments, "running");
-  let content: string;
-  let ok: boolean;
-  try {
-    const result = await ctx.pool.invoke({ session, skill: resolved.skill, tool: resolved.tool, input: args });
-    content = JSON.stringify(result.output);
-    ok = true;
-  } catch (err) {
-    const e = summarizeError(err);
-    content = JSON.stringify({ error: e });
-    ok = false;
-  }
-  await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
-  await audit.append({ session, actor: `skill:${resolved.skill.name}`, kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
-  ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });
-  return content;
-}
-
-async function runSpawn(ctx: TurnContext, turn: string, idx: number, call: { id: string; name: string; arguments: string }, args: unknown): Promise<string> {
-  const { session, audit, state } = ctx;
-  const a = (args ?? {}) as { task?: unknown; skills?: unknown };
-  const skills = Array.isArray(a.skills) ? a.skills.filter((x): x is string => typeof x === "string") : undefined;
-  const valid = typeof a.task === "string" && a.task.length > 0 && a.task.length <= 8192;
-  const outside = (skills ?? []).filter((name) => !ctx.tools.skillNames().includes(name));
-  const decision = valid && outside.length === 0 ? "allow" : "deny";
-  const reason = !valid ? "task must be 1 to 8192 characters" : outside.length ? `not the parent's skills: ${outside.join(", ")}` : "built-in; skills are a subset of the parent's";
-  await audit.append({ session, actor: `model:${ctx.model.name}`, kind: "decided", type: "tool.call", data: { turn, idx, tool: call.name }, blobs: [{ content: call.arguments, type: "application/json" }] });
-  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision, reason } });
-  ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision });
-  if (decision === "deny" || !ctx.spawnSubagent) {
-    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", reason);
-    return JSON.stringify({ error: { code: "DENIED", message: reason } });
+  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision: p.decision, reason: p.reason } });
+  ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision: p.decision });
+  if (p.decision === "deny") {
+    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", p.reason);
+    return JSON.stringify({ error: { code: "DENIED", message: p.reason } });
   }
   await state.recordToolCall(turn, idx, call.name, call.arguments, "running");
   let content: string;
   let ok = true;
   try {
-    const sub = await ctx.spawnSubagent(a.task as string, skills);
-    content = JSON.stringify(sub);
+    content = JSON.stringify((await p.perform()) ?? null);
   } catch (err) {
     content = JSON.stringify({ error: summarizeError(err) });
     ok = false;
   }
   await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
-  await audit.append({ session, actor: "gateway", kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
+  await audit.append({ session, actor: p.actor, kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
   ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });
   return content;
 }
