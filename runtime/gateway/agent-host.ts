@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/index.js";
-import { SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
+import type { SandboxPool, SandboxSkill } from "../../sandbox/index.js";
 import { parseSkillMd, readLockfile, skillDir } from "../../skills-registry/index.js";
 import type { ModelClient } from "../agent/model.js";
 import { OpenAIModel } from "../agent/openai-model.js";
@@ -11,7 +11,7 @@ import { ScriptedModel } from "../agent/scripted-model.js";
 import { ToolRegistry } from "../agent/tool-registry.js";
 import { runTurn } from "../agent/turn.js";
 import type { Config } from "../config/schema.js";
-import { auditSandboxEvent, defaultCapabilityHandler } from "../effects/capability-handler.js";
+import { startSandboxPool } from "../effects/sandbox-pool.js";
 import { SkillgateError } from "../errors.js";
 import { LaneScheduler } from "../sessions/lanes.js";
 import { SessionKey } from "../sessions/session-key.js";
@@ -78,16 +78,7 @@ export class AgentHost {
       }
       agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: modelFor(agent) });
     }
-    const s = config.sandbox;
-    const pool = await SandboxPool.start({
-      size: s.poolSize,
-      heapMb: s.workerHeapMb,
-      idleTtlMs: s.idleTtlSeconds * 1000,
-      maxLimits: { memoryMb: s.maxMemoryMb, cpuMs: s.maxCpuMs, wallMs: s.maxWallMs, outputBytes: s.maxOutputBytes, maxCalls: s.maxCallsPerInvocation },
-      capabilityHandler: defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit, logger }),
-      onEvent: (event) => auditSandboxEvent(audit, event),
-    });
-    if (!pool.walls.permissionModel || !pool.walls.networkNamespace) logger.warn({ walls: pool.walls }, "a sandbox wall is missing on this host; see 'skillgate doctor'");
+    const pool = await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize });
     return new AgentHost(agents, pool, state, new LaneScheduler(), audit);
   }
 

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditLog } from "../../audit/index.js";
-import { type InvokeResult, SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
+import type { InvokeResult, SandboxSkill } from "../../sandbox/index.js";
 import { checkPackageContents, type Manifest, readLockfile, revocationOf, skillDir, type TrustPolicy } from "../../skills-registry/index.js";
 import { readSkillDir } from "./read-dir.js";
-import { auditSandboxEvent, defaultCapabilityHandler } from "../effects/capability-handler.js";
+import { startSandboxPool } from "../effects/sandbox-pool.js";
 import { SkillgateError } from "../errors.js";
 import type { Logger } from "pino";
 import type { StatePaths } from "../state/state-dir.js";
@@ -43,23 +43,7 @@ export interface RunRequest {
 
 /** One tool call, no model involved, under the same manifest checks and audit as any other. */
 export async function runSkillOnce(req: RunRequest): Promise<InvokeResult> {
-  const pool = await SandboxPool.start({
-    size: 1,
-    heapMb: req.sandbox.workerHeapMb,
-    idleTtlMs: req.sandbox.idleTtlSeconds * 1000,
-    maxLimits: {
-      memoryMb: req.sandbox.maxMemoryMb,
-      cpuMs: req.sandbox.maxCpuMs,
-      wallMs: req.sandbox.maxWallMs,
-      outputBytes: req.sandbox.maxOutputBytes,
-      maxCalls: req.sandbox.maxCallsPerInvocation,
-    },
-    capabilityHandler: defaultCapabilityHandler({ workspacesRoot: req.paths.workspacesDir, audit: req.audit, logger: req.logger }),
-    onEvent: (event) => auditSandboxEvent(req.audit, event),
-  });
-  // Say so when a wall is missing on this host: the run still goes ahead, inside the others.
-  if (!pool.walls.permissionModel) req.logger.warn("sandbox: this Node has no permission model; workers can read and write files");
-  if (!pool.walls.networkNamespace) req.logger.warn("sandbox: no user namespaces here; workers can open sockets and signal processes of this user");
+  const pool = await startSandboxPool({ paths: req.paths, sandbox: req.sandbox, audit: req.audit, logger: req.logger, size: 1 });
   const call = { skill: req.skill.name, digest: req.skill.digest, tool: req.tool, dev: req.dev };
   try {
     await req.audit.append({ session: req.session, actor: req.actor, kind: "decided", type: "tool.call", data: call, blobs: [{ content: JSON.stringify(req.input ?? null), type: "application/json" }] });

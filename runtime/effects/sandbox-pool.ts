@@ -1,0 +1,32 @@
+import type { Logger } from "pino";
+import type { AuditLog } from "../../audit/index.js";
+import { SandboxPool } from "../../sandbox/index.js";
+import type { Config } from "../config/schema.js";
+import type { StatePaths } from "../state/state-dir.js";
+import { auditSandboxEvent, defaultCapabilityHandler } from "./capability-handler.js";
+
+/**
+ * The runtime's sandbox: workers capped by the operator's config, effects performed by
+ * the manifest-checked handler, refusals and crashes audited, and a warning when a wall
+ * is missing on this host (the work still runs, inside the walls that are there).
+ */
+export async function startSandboxPool(options: {
+  paths: StatePaths;
+  sandbox: Config["sandbox"];
+  audit: AuditLog;
+  logger: Logger;
+  size: number;
+}): Promise<SandboxPool> {
+  const s = options.sandbox;
+  const pool = await SandboxPool.start({
+    size: options.size,
+    heapMb: s.workerHeapMb,
+    idleTtlMs: s.idleTtlSeconds * 1000,
+    maxLimits: { memoryMb: s.maxMemoryMb, cpuMs: s.maxCpuMs, wallMs: s.maxWallMs, outputBytes: s.maxOutputBytes, maxCalls: s.maxCallsPerInvocation },
+    capabilityHandler: defaultCapabilityHandler({ workspacesRoot: options.paths.workspacesDir, audit: options.audit, logger: options.logger }),
+    onEvent: (event) => auditSandboxEvent(options.audit, event),
+  });
+  if (!pool.walls.permissionModel) options.logger.warn("sandbox: this Node has no permission model; workers can read and write files");
+  if (!pool.walls.networkNamespace) options.logger.warn("sandbox: no user namespaces here; workers can open sockets and signal processes of this user");
+  return pool;
+}
