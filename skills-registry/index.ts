@@ -5,7 +5,7 @@ export { parseManifest } from "./manifest/parse.js";
 export { type CredentialRule, type FsRule, type Manifest, type ManifestInput, ManifestSchema, type NetRule } from "./manifest/schema.js";
 export { checkSkillMdAgrees, parseSkillMd, type SkillDoc } from "./manifest/skill-md.js";
 export { PACKAGE_LIMITS, type PackageLimits } from "./pack/limits.js";
-export { checkPackageContents, type PackedSkill, packSkill, tarballName } from "./pack/pack.js";
+export { checkPackageContents, type PackedSkill, packageDigest, packSkill, tarballName } from "./pack/pack.js";
 export { generateSigningKey, keyIdOf, loadPublicKey, type SigningKeyPair } from "./sign/keys.js";
 export type { BundleJson } from "./sign/build-bundle.js";
 export { signSkillWithKey } from "./sign/sign-keyed.js";

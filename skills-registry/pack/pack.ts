@@ -16,6 +16,11 @@ export interface PackedSkill {
   files: string[];
 }
 
+/** A package is named by the sha256 of its tarball bytes: signatures, the store and revocations all use it. */
+export function packageDigest(tarball: Uint8Array): string {
+  return createHash("sha256").update(tarball).digest("hex");
+}
+
 export function tarballName(name: string, version: string): string {
   return `${name.slice(1).replace("/", "-")}-${version}.tgz`;
 }
@@ -41,7 +46,7 @@ export async function packSkill(dir: string, limits: PackageLimits = PACKAGE_LIM
     manifest,
     fileName: tarballName(manifest.name, manifest.version),
     tarball,
-    sha256: createHash("sha256").update(tarball).digest("hex"),
+    sha256: packageDigest(tarball),
     files: files.map((f) => f.path),
   };
 }

@@ -1,11 +1,11 @@
 import { copyFile, mkdir, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import semver from "semver";
 import { z } from "zod";
 import { RegistryError } from "../errors.js";
 import { parseWith } from "../manifest/parse.js";
-import { checkPackageContents, tarballName } from "../pack/pack.js";
+import { checkPackageContents, packageDigest, tarballName } from "../pack/pack.js";
 import { readPackage } from "../install/read-package.js";
 import { joinLocation, readLocation, readPackageAndBundle } from "./fetch-source.js";
 import { parseBundle } from "../verify/signature.js";
@@ -50,7 +50,7 @@ export async function publishToRegistry(pkgPath: string, registryDir: string, cl
   if (bundleJson === undefined) throw new RegistryError("SKILL_UNSIGNED", `${basename(pkgPath)} has no ${basename(pkgPath)}.sigstore.json; sign it first`);
   parseBundle(bundleJson);
   const manifest = checkPackageContents(await readPackage(tarball));
-  const sha256 = createHash("sha256").update(tarball).digest("hex");
+  const sha256 = packageDigest(tarball);
   await mkdir(registryDir, { recursive: true });
   const index = await readIndex(registryDir);
   const entry = (index.skills[manifest.name] ??= { versions: {} });

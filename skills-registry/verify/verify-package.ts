@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { packageDigest } from "../pack/pack.js";
 import { RegistryError } from "../errors.js";
 import type { SignerIdentity } from "../install/lockfile.js";
 import { parseSkillStatement, type SkillSubject } from "../sign/statement.js";
@@ -20,7 +20,7 @@ export interface VerifiedPackage {
  */
 export function verifySkillPackage(tarball: Buffer, bundleJson: unknown, policy: TrustPolicy, root: TrustedRoot): VerifiedPackage {
   if (bundleJson === undefined) throw new RegistryError("SKILL_UNSIGNED", "package has no signature bundle (.sigstore.json)");
-  const sha256 = createHash("sha256").update(tarball).digest("hex");
+  const sha256 = packageDigest(tarball);
   checkRevocation(policy, sha256);
   const bundle = parseBundle(bundleJson);
   const { signedBy, payload } = verifyBundleSignature(bundle, root, pinnedKeys(policy));

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -10,6 +10,7 @@ import {
   type Manifest,
   manifestJsonSchema,
   checkPackageContents,
+  packageDigest,
   packSkill,
   readLockfile,
   readPackage,
@@ -113,7 +114,7 @@ function registerAuthorCommands(skill: Command): void {
 /** Name, version and digest of a package we are about to sign (its own contents, unverified). */
 async function inspectUnsigned(tarball: Buffer): Promise<{ name: string; version: string; sha256: string }> {
   const manifest = checkPackageContents(await readPackage(tarball));
-  return { name: manifest.name, version: manifest.version, sha256: createHash("sha256").update(tarball).digest("hex") };
+  return { name: manifest.name, version: manifest.version, sha256: packageDigest(tarball) };
 }
 
 function changeLines(changes: CapabilityChange[]): string[] {
