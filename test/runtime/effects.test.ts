@@ -430,7 +430,6 @@ describe("manifestFetch against loopback servers", () => {
 
   it(
     "times out a body that stalls: NET_FAILED 'timed out', not a raw DOMException",
-    {},
     async () => {
       const started = Date.now();
       const err = await failure(fetchPath("/v1/stall-body", {}, { timeoutMs: 200 }));

@@ -346,7 +346,6 @@ describe("capability enforcement (real worker, runtime handler, loopback servers
 
     it(
       "a redirect refused by the gateway is evidence too: a `refused` event and a capability.refused audit entry",
-      {},
       async () => {
         const before = events.length;
         const r = await fetchUrl(`http://127.0.0.1:${declared.port}/v1/go-out`);

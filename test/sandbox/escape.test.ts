@@ -275,7 +275,6 @@ export async function run() {
 
   it(
     "a skill that never imports \"skillgate\" finds no capability stash on globalThis either",
-    {},
     async () => {
       const out = await run<{ stash: string; keys: string[] }>(
         skill(`export function run() { const c = globalThis.__skillgate_capabilities__; return { stash: typeof c, keys: c ? Object.keys(c) : [] }; }`, ""),

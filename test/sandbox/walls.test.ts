@@ -247,7 +247,6 @@ describe("walls of the worker process (a hostile worker entry, as if the isolate
   // Walls that do not hold today. Each documents a real gap; they run, and report as TODO.
   it(
     "cannot load a native addon from outside its read list (sqlite3) to read the audit DB or create files",
-    {},
     () => {
       assert.ok(input.sqliteAddon, "sqlite3's addon is not installed here");
       failedAll(report.addon, "native addon");
@@ -266,7 +265,6 @@ describe("walls of the worker process (a hostile worker entry, as if the isolate
 
   it(
     "cannot make more capability calls in one invocation than the gateway's cap",
-    {},
     async () => {
       let handled = 0;
       const capped = await SandboxPool.start({
@@ -289,7 +287,6 @@ describe("walls of the worker process (a hostile worker entry, as if the isolate
 
   it(
     "cannot hold a call open past the skill's wall-clock limit by never answering",
-    {},
     async () => {
       const quick = { ...invokeSkill, digest: "hostile-quick", manifest: { ...invokeSkill.manifest, limits: { ...invokeSkill.manifest.limits, wallMs: 200 } } };
       const hung = await SandboxPool.start({ size: 1, entry: HOSTILE_ENTRY, capabilityHandler: async () => null });
@@ -310,7 +307,6 @@ describe("walls of the worker process (a hostile worker entry, as if the isolate
 
   it(
     "cannot signal the gateway or other processes of the same user",
-    {},
     () => {
       failedAll(report.signal, "signals");
     },
