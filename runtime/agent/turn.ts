@@ -3,6 +3,7 @@ import type { AuditLog } from "../../audit/index.js";
 import type { SandboxPool } from "../../sandbox/index.js";
 import { summarizeError } from "../errors.js";
 import type { StateDb, StoredMessage } from "../state/state-db.js";
+import { contextWindow } from "./context-window.js";
 import type { ModelClient } from "./model.js";
 import type { ToolRegistry } from "./tool-registry.js";
 
@@ -22,8 +23,9 @@ export interface TurnContext {
   audit: AuditLog;
   state: StateDb;
   maxSteps: number;
-  /** Messages of history the model sees; the transcript and audit log keep everything. */
+  /** Messages, and estimated tokens, of history the model sees; the transcript and audit log keep everything. */
   contextMessages: number;
+  contextTokens: number;
   events: TurnEvents;
   signal: AbortSignal;
   clock?: () => Date;
@@ -69,7 +71,7 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
   try {
     for (let step = 0; step < ctx.maxSteps; step++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      const history = await state.messages(session, ctx.contextMessages);
+      const history = contextWindow(await state.messages(session, ctx.contextMessages), ctx.contextTokens);
       const tools = ctx.spawnSubagent ? [...ctx.tools.specs(), SPAWN_SPEC] : ctx.tools.specs();
       const out = await ctx.model.complete({ system: ctx.system, messages: history, tools });
       await audit.append({

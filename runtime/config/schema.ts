@@ -31,10 +31,15 @@ export const SandboxConfigSchema = z
 export const AgentConfigSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
-    /** "scripted" is the built-in demo model; otherwise an OpenAI-compatible endpoint, its key read from an environment variable. */
+    /**
+     * "scripted" is the built-in demo script; `{provider: "scripted", script}` follows a script
+     * file (relative to the state dir); otherwise an OpenAI-compatible endpoint, its key read
+     * from an environment variable.
+     */
     model: z
       .union([
         z.literal("scripted"),
+        z.object({ provider: z.literal("scripted"), script: z.string().min(1).max(4096) }).strict(),
         z
           .object({
             provider: z.literal("openai"),
@@ -49,8 +54,10 @@ export const AgentConfigSchema = z
     /** Installed skills this agent may use, by name. */
     skills: z.array(z.string()).default([]),
     maxSteps: z.number().int().min(1).max(64).default(8),
-    /** How many recent messages the model sees; the transcript keeps all. */
+    /** How many recent messages the model sees at most; the transcript keeps all. */
     contextMessages: z.number().int().min(2).max(1000).default(40),
+    /** …and at most about this many tokens of them (estimated at 4 characters a token). */
+    contextTokens: z.number().int().min(256).max(2_000_000).default(32_000),
   })
   .strict();
 
@@ -67,9 +74,19 @@ export const ConfigSchema = z
     audit: AuditConfigSchema.prefault({}),
     log: z.object({ level: LogLevel.default("info") }).strict().prefault({}),
     sandbox: SandboxConfigSchema.prefault({}),
+    /** How many turns run at once in each global lane, and how many may wait. */
+    lanes: z
+      .object({
+        main: z.number().int().min(1).max(1024).default(4),
+        cron: z.number().int().min(1).max(1024).default(1),
+        subagent: z.number().int().min(1).max(1024).default(8),
+        queueCap: z.number().int().min(1).max(100_000).default(256),
+      })
+      .strict()
+      .prefault({}),
     agents: z
       .array(AgentConfigSchema)
-      .default([{ id: "demo", model: "scripted", system: "You are the skillgate demo agent.", skills: ["@demo/weather", "@demo/notes", "@demo/github-issues"], maxSteps: 8, contextMessages: 40 }]),
+      .default([{ id: "demo", model: "scripted", system: "You are the skillgate demo agent.", skills: ["@demo/weather", "@demo/notes", "@demo/github-issues"], maxSteps: 8, contextMessages: 40, contextTokens: 32_000 }]),
     /** Who may sign which skills; edited with `skillgate trust …`. */
     trust: TrustPolicySchema.prefault({}),
   })

@@ -7,6 +7,7 @@ import type { SandboxPool, SandboxSkill } from "../../sandbox/index.js";
 import { parseSkillMd, readLockfile, skillDir } from "../../skills-registry/index.js";
 import type { ModelClient } from "../agent/model.js";
 import { OpenAIModel } from "../agent/openai-model.js";
+import { loadScript } from "../agent/load-script.js";
 import { ScriptedModel } from "../agent/scripted-model.js";
 import { ToolRegistry } from "../agent/tool-registry.js";
 import { runTurn } from "../agent/turn.js";
@@ -17,7 +18,7 @@ import { LaneScheduler } from "../sessions/lanes.js";
 import { SessionKey } from "../sessions/session-key.js";
 import { loadInstalledSkill } from "../skills/run-skill.js";
 import { StateDb } from "../state/state-db.js";
-import type { StatePaths } from "../state/state-dir.js";
+import { inHome, type StatePaths } from "../state/state-dir.js";
 import type { MethodContext, MethodHandler } from "./server.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -29,9 +30,10 @@ export interface Agent {
   model: ModelClient;
 }
 
-/** The agent's model: the scripted demo, or an endpoint whose key must be in the environment. */
-function modelFor(agent: Config["agents"][number]): ModelClient {
+/** The agent's model: a script (the demo's by default), or an endpoint whose key must be in the environment. */
+async function modelFor(paths: StatePaths, agent: Config["agents"][number]): Promise<ModelClient> {
   if (agent.model === "scripted") return new ScriptedModel();
+  if (agent.model.provider === "scripted") return new ScriptedModel(await loadScript(inHome(paths.home, agent.model.script)));
   const apiKey = process.env[agent.model.apiKeyEnv];
   if (!apiKey) throw new SkillgateError("MODEL_KEY_MISSING", `agent ${agent.id}: set ${agent.model.apiKeyEnv} to the model endpoint's API key`);
   return new OpenAIModel({ model: agent.model.model, baseURL: agent.model.baseURL, apiKey });
@@ -76,10 +78,10 @@ export class AgentHost {
           logger.warn({ agent: agent.id, skill: name, code: (err as { code?: string }).code }, "skill not enabled");
         }
       }
-      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: modelFor(agent) });
+      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: await modelFor(paths, agent) });
     }
     const pool = await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize });
-    return new AgentHost(agents, pool, state, new LaneScheduler(), audit);
+    return new AgentHost(agents, pool, state, new LaneScheduler(config.lanes), audit);
   }
 
   private sessionFor(ctx: MethodContext, agent: string, requested: unknown): string {
@@ -132,6 +134,7 @@ export class AgentHost {
           state: this.state,
           maxSteps: agent.config.maxSteps,
           contextMessages: agent.config.contextMessages,
+          contextTokens: agent.config.contextTokens,
           events: { emit },
           signal,
         },

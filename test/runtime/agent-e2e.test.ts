@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -155,6 +155,48 @@ describe("agent turns end to end (real gateway, scripted model, signed example s
     const show = runCli(["--home", home, "audit", "show", "--kind", "system"]);
     assert.equal((show.stdout.match(/auth\.failed/g) ?? []).length >= 3, true, show.stdout);
     assert.doesNotMatch(show.stdout, new RegExp(secret), "the hook secret never enters the audit log");
+  });
+
+  it("a scripted agent calls two tools, branching on the first result, and answers", async () => {
+    writeFileSync(
+      join(home, "two-tools.yaml"),
+      [
+        "rules:",
+        "  - match: '^save and list: (.+)$'",
+        "    steps:",
+        "      - call: { tool: '@demo/notes.write_note', args: { title: 'pair', text: '{{1}}' } }",
+        "      - if: { result: 'saved' }",
+        "        then: { call: { tool: '@demo/notes.list_notes' } }",
+        "        else: { say: 'the write failed: {{result}}' }",
+        "      - say: 'listed: {{result.titles}}'",
+      ].join("\n"),
+    );
+    const configPath = join(home, "config.json");
+    const config = JSON.parse(readFileSync(configPath, "utf8")) as { agents?: unknown[] };
+    config.agents = [{ id: "pair", model: { provider: "scripted", script: "two-tools.yaml" }, skills: ["@demo/notes"] }];
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const gw = await serve(home);
+    try {
+      const c = await connect(gw.port, token);
+      const res = await c.call("chat.send", { text: "save and list: two tools", agent: "pair" });
+      assert.equal(res.ok, true, JSON.stringify(res));
+      assert.equal(res.result?.toolCalls, 2);
+      assert.match(String(res.result?.reply), /^listed: \[.*"pair".*\]$/);
+      const calls = c.frames.filter((f) => f.event === "tool.call").map((f) => f.payload?.tool);
+      assert.deepEqual(calls, ["@demo/notes.write_note", "@demo/notes.list_notes"]);
+      c.ws.close();
+    } finally {
+      await stop(gw.child);
+      delete config.agents;
+      writeFileSync(configPath, JSON.stringify(config, null, 2));
+    }
+    const show = runCli(["--home", home, "audit", "show", "--session", "agent:pair:main", "--limit", "100"]);
+    const types = show.stdout.trim().split("\n").map((l) => l.split("\t").slice(2, 4).join(" "));
+    assert.deepEqual(
+      types.filter((t) => /message\.inbound|tool\.call|tool\.result|model\.output/.test(t)),
+      ["saw message.inbound", "decided model.output", "decided tool.call", "saw tool.result", "decided model.output", "decided tool.call", "saw tool.result", "decided model.output"],
+    );
+    assert.equal(runCli(["--home", home, "audit", "verify"]).status, 0);
   });
 
   it("a restart resumes the session's transcript", async () => {
