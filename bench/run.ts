@@ -1,4 +1,5 @@
 import { benchAudit } from "./audit.js";
+import { benchGateway } from "./gateway.js";
 import { benchRegistry } from "./registry.js";
 import { benchSandbox } from "./sandbox.js";
 import { machine, printTable } from "./report.js";
@@ -11,3 +12,6 @@ printTable("Skill packages", await benchRegistry({ quick }));
 const sandbox = await benchSandbox({ quick });
 printTable("Sandbox", sandbox.rows);
 for (const note of sandbox.notes) console.log(`\n${note}`);
+const gateway = await benchGateway({ quick });
+printTable("Gateway", gateway.rows);
+for (const note of gateway.notes) console.log(`\n${note}`);

@@ -1,9 +1,9 @@
 import { fork, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createContext, Script } from "node:vm";
 import { type SandboxSkill, SandboxPool } from "../sandbox/index.js";
 import { parseManifest } from "../skills-registry/index.js";
+import { type Percentiles, percentiles, rssKb } from "./measure.js";
 import type { Row } from "./report.js";
 
 const CODE = `
@@ -27,19 +27,6 @@ const manifest = parseManifest(
 );
 const skill: SandboxSkill = { name: manifest.name, digest: "b".repeat(64), code: CODE, manifest };
 
-export interface Percentiles {
-  p50: number;
-  p99: number;
-  min: number;
-  max: number;
-}
-
-export function percentiles(samplesUs: number[]): Percentiles {
-  const s = [...samplesUs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
-  return { p50: at(0.5), p99: at(0.99), min: s[0] as number, max: s[s.length - 1] as number };
-}
-
 async function sample(n: number, once: (i: number) => Promise<unknown>): Promise<Percentiles> {
   const us: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -48,20 +35,6 @@ async function sample(n: number, once: (i: number) => Promise<unknown>): Promise
     us.push((performance.now() - start) * 1000);
   }
   return percentiles(us);
-}
-
-/** RSS of a process and its descendants (the worker runs under an `unshare` parent). */
-function rssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  let total = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  let children = "";
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
-  } catch {
-    // No children file on this kernel: the process alone.
-  }
-  for (const child of children.trim().split(/\s+/).filter(Boolean)) total += rssKb(Number(child));
-  return total;
 }
 
 /** The floor under any cross-process call: one IPC round trip between two idle Node processes. */

@@ -19,7 +19,7 @@ export interface TurnContext {
   system: string;
   model: ModelClient;
   tools: ToolRegistry;
-  pool: SandboxPool;
+  pool: SkillInvoker;
   audit: AuditLog;
   state: StateDb;
   maxSteps: number;
@@ -32,6 +32,9 @@ export interface TurnContext {
   /** Built-in `spawn_subagent`, when this turn may delegate (sub-agents may not). */
   spawnSubagent?: (task: string, skills: string[] | undefined) => Promise<{ session: string; reply: string }>;
 }
+
+/** What runs a skill's tool: the sandbox pool (or, for the gateway benchmark's baseline, the same tools in-process). */
+export type SkillInvoker = Pick<SandboxPool, "invoke">;
 
 export const SPAWN_SUBAGENT = "spawn_subagent";
 

@@ -49,17 +49,20 @@ async function skillInstructions(paths: StatePaths, skill: SandboxSkill): Promis
   }
 }
 
+export type HostedInvoker = Pick<SandboxPool, "invoke" | "walls" | "close">;
+
 /** Agents, sessions, lanes and the sandbox behind the gateway's chat methods. */
 export class AgentHost {
   private constructor(
     private readonly agents: Map<string, Agent>,
-    private readonly pool: SandboxPool,
+    private readonly pool: HostedInvoker,
     private readonly state: StateDb,
     private readonly lanes: LaneScheduler,
     private readonly audit: AuditLog,
   ) {}
 
-  static async start(paths: StatePaths, config: Config, audit: AuditLog, logger: Logger): Promise<AgentHost> {
+  /** `invoker` replaces the sandbox pool: only the gateway benchmark's unsandboxed baseline does that. */
+  static async start(paths: StatePaths, config: Config, audit: AuditLog, logger: Logger, invoker?: HostedInvoker): Promise<AgentHost> {
     const state = await StateDb.open(paths.stateDb);
     for (const t of await state.failInterruptedTurns(new Date().toISOString())) {
       await audit.append({ session: t.session, actor: "gateway", kind: "system", type: "turn.interrupted", data: { turn: t.id, completed: t.completed.map((c) => `${c.tool}:${c.status}`) } });
@@ -80,7 +83,7 @@ export class AgentHost {
       }
       agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: await modelFor(paths, agent) });
     }
-    const pool = await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize });
+    const pool = invoker ?? (await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize }));
     return new AgentHost(agents, pool, state, new LaneScheduler(config.lanes), audit);
   }
 

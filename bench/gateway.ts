@@ -1,0 +1,153 @@
+import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { openAuditLog } from "../runtime/audit-log.js";
+import { loadConfig, saveConfig } from "../runtime/config/load.js";
+import { defaultCapabilityHandler } from "../runtime/effects/capability-handler.js";
+import { AgentHost } from "../runtime/gateway/agent-host.js";
+import { Gateway } from "../runtime/gateway/server.js";
+import { createLogger } from "../runtime/logger.js";
+import { installExampleSkills } from "../runtime/skills/example-registry.js";
+import { ensureOperatorToken, ensureState } from "../runtime/state/init.js";
+import type { StatePaths } from "../runtime/state/state-dir.js";
+import { inProcessNotes } from "./gateway-baseline.js";
+import { type Percentiles, percentiles, rssKb } from "./measure.js";
+import type { Row } from "./report.js";
+
+/** Each turn: the model calls two sandboxed tools (write a note, list notes), then answers. */
+const SCRIPT = `rules:
+  - match: '^bench (\\S+)$'
+    steps:
+      - call: { tool: '@demo/notes.write_note', args: { title: 'b {{1}}', text: 'benchmark note {{1}}' } }
+      - call: { tool: '@demo/notes.list_notes' }
+      - say: 'ok {{1}}'
+`;
+
+interface LoadResult {
+  elapsedMs: number;
+  latenciesUs: number[];
+  errors: string[];
+}
+
+interface RunResult {
+  turnsPerSecond: number;
+  latency: Percentiles;
+  gatewayRssMb: number;
+  workersRssMb: number;
+  idleRssMb: number;
+}
+
+/** RSS of this process's children except the load generator: the sandbox workers. */
+function workersRssKb(exclude: number | undefined): number {
+  let children = "";
+  try {
+    children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8");
+  } catch {
+    return 0;
+  }
+  return children
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => pid !== exclude)
+    .reduce((sum, pid) => sum + rssKb(pid), 0);
+}
+
+async function setUp(home: string): Promise<StatePaths> {
+  const { paths } = await ensureState(home);
+  const log = await openAuditLog(paths, await loadConfig(paths.config));
+  try {
+    await installExampleSkills(paths, log);
+  } finally {
+    await log.close();
+  }
+  await writeFile(join(home, "bench.yaml"), SCRIPT);
+  const config = await loadConfig(paths.config);
+  config.agents = [{ ...config.agents[0]!, id: "bench", model: { provider: "scripted", script: "bench.yaml" }, skills: ["@demo/notes"], maxSteps: 4 }];
+  config.lanes = { ...config.lanes, main: 32, queueCap: 1024 };
+  config.sandbox = { ...config.sandbox, poolSize: Math.max(2, cpus().length) };
+  config.log = { level: "silent" };
+  await saveConfig(paths.config, config);
+  return paths;
+}
+
+async function run(paths: StatePaths, sandboxed: boolean, sessions: number, turns: number): Promise<RunResult> {
+  const config = await loadConfig(paths.config);
+  const logger = createLogger({ level: "silent" });
+  const audit = await openAuditLog(paths, config);
+  const invoker = sandboxed ? undefined : inProcessNotes(defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit, logger }));
+  const host = await AgentHost.start(paths, config, audit, logger, invoker);
+  const { token } = await ensureOperatorToken(paths);
+  const gateway = await Gateway.start({ host: "127.0.0.1", port: 0, token, logger, audit, methods: host.methods(), limits: { ratePerSecond: 1000 } });
+  let load: ReturnType<typeof fork> | undefined;
+  try {
+    const idleRssMb = (process.memoryUsage().rss / 1024 + workersRssKb(undefined)) / 1024;
+    load = fork(new URL("./gateway-load.js", import.meta.url), [`ws://127.0.0.1:${gateway.address.port}/ws`, token, String(sessions), String(turns)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: [],
+    });
+    const child = load;
+    let gatewayPeak = 0;
+    let workersPeak = 0;
+    const sampler = setInterval(() => {
+      gatewayPeak = Math.max(gatewayPeak, process.memoryUsage().rss / 1024);
+      workersPeak = Math.max(workersPeak, workersRssKb(child.pid));
+    }, 100);
+    const result = await new Promise<LoadResult>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as LoadResult));
+      child.once("exit", (code) => reject(new Error(`load generator exited ${code}`)));
+    }).finally(() => clearInterval(sampler));
+    if (result.errors.length) throw new Error(`gateway benchmark: ${result.errors.length} turns failed, first: ${result.errors[0]}`);
+    return {
+      turnsPerSecond: (result.latenciesUs.length / result.elapsedMs) * 1000,
+      latency: percentiles(result.latenciesUs),
+      gatewayRssMb: gatewayPeak / 1024,
+      workersRssMb: workersPeak / 1024,
+      idleRssMb,
+    };
+  } finally {
+    load?.kill();
+    await gateway.close();
+    await host.close();
+    await audit.close();
+  }
+}
+
+const ms = (p: Percentiles) => `p50 ${(p.p50 / 1000).toFixed(1)} ms, p99 ${(p.p99 / 1000).toFixed(1)} ms, ${(p.min / 1000).toFixed(1)}–${(p.max / 1000).toFixed(1)} ms`;
+
+/**
+ * 200 concurrent WebSocket sessions (20 in the quick run), each running scripted turns with
+ * two tool calls, against the gateway with the sandbox and against the same gateway with the
+ * tools answered in-process. The ratio is the share of turn throughput the sandbox keeps.
+ */
+export async function benchGateway(options: { quick: boolean }): Promise<{ rows: Row[]; notes: string[] }> {
+  const home = await mkdtemp(join(tmpdir(), "sg-bench-gw-"));
+  const sessions = options.quick ? 20 : 200;
+  const turns = options.quick ? 1 : 5;
+  try {
+    const paths = await setUp(home);
+    const baseline = await run(paths, false, sessions, turns);
+    const sandboxed = await run(paths, true, sessions, turns);
+    return {
+      rows: [
+        {
+          what: `turns/s, ${sessions} WS sessions × ${turns} turns, 2 tool calls each (${ms(sandboxed.latency)})`,
+          ours: sandboxed.turnsPerSecond,
+          baseline: baseline.turnsPerSecond,
+          unit: "turns/s",
+          baselineName: `same gateway, tools answered in-process (${ms(baseline.latency)})`,
+          target: 0.5,
+        },
+      ],
+      notes: [
+        `Gateway under load: peak RSS ${sandboxed.gatewayRssMb.toFixed(0)} MiB sandboxed (${baseline.gatewayRssMb.toFixed(0)} MiB with in-process tools); sandbox workers ${sandboxed.workersRssMb.toFixed(0)} MiB in all.`,
+        `Idle after start: gateway plus workers ${sandboxed.idleRssMb.toFixed(0)} MiB RSS (target ≤ 200 MiB).`,
+      ],
+    };
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
