@@ -79,7 +79,7 @@ async function run(paths: StatePaths, sandboxed: boolean, sessions: number, turn
   const logger = createLogger({ level: "silent" });
   const audit = await openAuditLog(paths, config);
   const invoker = sandboxed ? undefined : inProcessNotes(defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit, logger }));
-  const host = await AgentHost.start(paths, config, audit, logger, invoker);
+  const host = await AgentHost.start({ paths, config, audit, logger, ...(invoker ? { invoker } : {}) });
   const { token } = await ensureOperatorToken(paths);
   const gateway = await Gateway.start({ host: "127.0.0.1", port: 0, token, logger, audit, methods: host.methods(), limits: { ratePerSecond: 1000 } });
   let load: ReturnType<typeof fork> | undefined;

@@ -6,14 +6,20 @@ import { pino, type Logger } from "pino";
  */
 export const REDACTED_KEYS = ["token", "secret", "password", "authorization", "cookie", "skey", "apiKey", "masterKey"];
 
-export function createLogger(options: { level?: string } = {}): Logger {
+/**
+ * `scrub`, when given, sees every serialised line: the vault's scrubber replaces any stored
+ * secret, in any encoding, wherever it appears — values, messages, keys.
+ */
+export function createLogger(options: { level?: string; scrub?: (line: string) => string } = {}): Logger {
   const paths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `headers.${k}`]);
+  const dest = pino.destination({ dest: 2, sync: true });
+  const scrub = options.scrub;
   return pino(
     {
       level: options.level ?? process.env.SKILLGATE_LOG_LEVEL ?? "info",
       base: { app: "skillgate" },
       redact: { paths, censor: "[REDACTED]" },
     },
-    pino.destination({ dest: 2, sync: true }),
+    scrub ? { write: (line: string) => dest.write(scrub(line)) } : dest,
   );
 }

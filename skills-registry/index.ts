@@ -2,7 +2,7 @@
 export { type RegistryErrorCode, RegistryError } from "./errors.js";
 export { manifestJsonSchema } from "./manifest/json-schema.js";
 export { parseManifest } from "./manifest/parse.js";
-export { type CredentialRule, type FsRule, type Manifest, type ManifestInput, ManifestSchema, type NetRule } from "./manifest/schema.js";
+export { type CredentialRule, type FsRule, HostPattern, type Manifest, type ManifestInput, ManifestSchema, type NetRule } from "./manifest/schema.js";
 export { checkSkillMdAgrees, parseSkillMd, type SkillDoc } from "./manifest/skill-md.js";
 export { PACKAGE_LIMITS, type PackageLimits } from "./pack/limits.js";
 export { checkPackageContents, type PackedSkill, packageDigest, packSkill, tarballName } from "./pack/pack.js";

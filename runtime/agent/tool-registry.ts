@@ -11,9 +11,16 @@ export interface ResolvedTool {
 export class ToolRegistry {
   private readonly tools = new Map<string, ResolvedTool>();
 
-  constructor(skills: SandboxSkill[]) {
+  /** `allowed`: the agent policy's tool list, when it has one; other tools are not offered at all. */
+  constructor(
+    skills: SandboxSkill[],
+    private readonly allowed?: readonly string[],
+  ) {
     for (const skill of skills) {
-      for (const t of skill.manifest.tools) this.tools.set(`${skill.name}.${t.name}`, { skill, tool: t.name, effect: t.effect });
+      for (const t of skill.manifest.tools) {
+        const name = `${skill.name}.${t.name}`;
+        if (!allowed || allowed.includes(name)) this.tools.set(name, { skill, tool: t.name, effect: t.effect });
+      }
     }
   }
 
@@ -21,7 +28,7 @@ export class ToolRegistry {
   subset(skillNames: string[] | undefined): ToolRegistry {
     const skills = new Map<string, SandboxSkill>();
     for (const t of this.tools.values()) if (!skillNames || skillNames.includes(t.skill.name)) skills.set(t.skill.name, t.skill);
-    return new ToolRegistry([...skills.values()]);
+    return new ToolRegistry([...skills.values()], this.allowed);
   }
 
   skillNames(): string[] {

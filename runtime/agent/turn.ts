@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { AuditLog } from "../../audit/index.js";
 import type { SandboxPool } from "../../sandbox/index.js";
 import { summarizeError } from "../errors.js";
+import { type ApprovalBook, approvalHash } from "../approvals/approval-book.js";
+import type { AgentPolicy, Governor } from "../policy/governor.js";
 import type { StateDb, StoredMessage } from "../state/state-db.js";
 import { contextWindow } from "./context-window.js";
 import type { ModelClient } from "./model.js";
@@ -28,6 +30,14 @@ export interface TurnContext {
   contextTokens: number;
   events: TurnEvents;
   signal: AbortSignal;
+  /** Policy over tool calls and capabilities, and the session state it reads (taint, budgets). */
+  governor: Governor;
+  agentPolicy: AgentPolicy;
+  approvals: ApprovalBook;
+  /** Replaces stored secrets in any encoding: every tool result passes it. */
+  scrub: (text: string) => string;
+  /** Set when the inbound message is not from the session's owner (e.g. a webhook): it taints the session. */
+  untrustedInput?: string;
   clock?: () => Date;
   /** Built-in `spawn_subagent`, when this turn may delegate (sub-agents may not). */
   spawnSubagent?: (task: string, skills: string[] | undefined) => Promise<{ session: string; reply: string }>;
@@ -68,6 +78,7 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
   await state.touchSession(session, ctx.agent, now());
   await state.startTurn(turn, session, now());
   await audit.append({ session, actor: "client", kind: "saw", type: "message.inbound", data: { turn }, blobs: [{ content: text, type: "text/plain" }] });
+  if (ctx.untrustedInput) await ctx.governor.taint(session, ctx.untrustedInput);
   await state.appendMessage(session, { role: "user", content: text }, now());
   ctx.events.emit("turn.started", { turn, session });
   let toolCalls = 0;
@@ -115,22 +126,26 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
 type ToolCall = { id: string; name: string; arguments: string };
 
 interface Plan {
-  decision: "allow" | "deny";
+  decision: "allow" | "deny" | "ask";
   reason: string;
+  policies: string[];
   /** Who performs the call (the audit actor of its result), and how. */
   actor: string;
-  perform: () => Promise<unknown>;
+  args: unknown;
+  /** For skill tools: what an approval is bound to. */
+  skill?: { name: string; digest: string; tool: string; effect: string };
+  perform: (approved: boolean) => Promise<unknown>;
 }
 
-/** What the model asked for, decided: a built-in, or an enabled skill's declared tool. */
-function plan(ctx: TurnContext, call: ToolCall): Plan {
+/** What the model asked for, decided: a built-in, or an enabled skill's tool under the policy. */
+async function plan(ctx: TurnContext, call: ToolCall): Promise<Plan> {
   let args: unknown;
   try {
     args = JSON.parse(call.arguments);
   } catch {
     args = undefined;
   }
-  const deny = (reason: string): Plan => ({ decision: "deny", reason, actor: "gateway", perform: async () => undefined });
+  const deny = (reason: string, policies: string[] = []): Plan => ({ decision: "deny", reason, policies, actor: "gateway", args, perform: async () => undefined });
   if (args === undefined) return deny("arguments are not JSON");
   if (call.name === SPAWN_SUBAGENT && ctx.spawnSubagent) {
     const spawn = ctx.spawnSubagent;
@@ -140,23 +155,52 @@ function plan(ctx: TurnContext, call: ToolCall): Plan {
     const outside = (skills ?? []).filter((name) => !ctx.tools.skillNames().includes(name));
     if (outside.length) return deny(`not the parent's skills: ${outside.join(", ")}`);
     const task = a.task;
-    return { decision: "allow", reason: "built-in; skills are a subset of the parent's", actor: "gateway", perform: () => spawn(task, skills) };
+    return { decision: "allow", reason: "built-in; skills are a subset of the parent's", policies: [], actor: "gateway", args, perform: () => spawn(task, skills) };
   }
   const resolved = ctx.tools.resolve(call.name);
-  // Until the policy engine lands: allow what an enabled skill's manifest declares, deny the rest.
   if (!resolved) return deny("no such tool among this agent's enabled skills");
+  const effect = resolved.effect;
+  const d = await ctx.governor.toolCall(ctx.session, ctx.agent, ctx.agentPolicy, resolved.skill, resolved.tool, effect);
+  const active = { agent: ctx.agent, policy: ctx.agentPolicy, skill: resolved.skill.name, tool: call.name, effect };
   return {
-    decision: "allow",
-    reason: "declared by the skill's manifest",
+    decision: d.decision,
+    reason: d.reason,
+    policies: d.policies,
     actor: `skill:${resolved.skill.name}`,
-    perform: async () => (await ctx.pool.invoke({ session: ctx.session, skill: resolved.skill, tool: resolved.tool, input: args })).output,
+    args,
+    skill: { name: resolved.skill.name, digest: resolved.skill.digest, tool: resolved.tool, effect },
+    perform: async (approved) => {
+      ctx.governor.begin(ctx.session, { ...active, approved });
+      try {
+        await ctx.governor.countToolCall(ctx.session);
+        return (await ctx.pool.invoke({ session: ctx.session, skill: resolved.skill, tool: resolved.tool, input: args })).output;
+      } finally {
+        ctx.governor.end(ctx.session);
+      }
+    },
   };
 }
 
-/** Audits the intent, performs the call if allowed, records and audits the outcome. */
+/**
+ * Waits for an operator when the policy says `ask`. The answer is bound to the hash of
+ * exactly this call; the turn shows `waiting-approval` meanwhile.
+ */
+async function approve(ctx: TurnContext, turn: string, idx: number, call: ToolCall, p: Plan): Promise<{ ok: boolean; reason: string }> {
+  const skill = p.skill;
+  if (!skill) return { ok: false, reason: "only skill tools can be approved" };
+  const subject = { session: ctx.session, skill: skill.name, digest: skill.digest, tool: call.name, args: p.args as never, reason: p.reason };
+  await ctx.state.setTurnState(turn, "waiting-approval");
+  ctx.events.emit("approval.waiting", { turn, idx, tool: call.name, reason: p.reason });
+  const { answer, id, hash } = await ctx.approvals.request(subject);
+  await ctx.state.setTurnState(turn, "running");
+  // Defence in depth: the answer must be for this very call.
+  if (answer === "allow-once" && hash === approvalHash(subject)) return { ok: true, reason: `approved once by an operator (${id})` };
+  return { ok: false, reason: `not approved (${answer}; ${id})` };
+}
+
+/** Audits the intent and the decision, asks if needed, performs the call if allowed, records and audits the outcome. */
 async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: ToolCall): Promise<string> {
   const { session, audit, state } = ctx;
-  const p = plan(ctx, call);
   await audit.append({
     session,
     actor: `model:${ctx.model.name}`,
@@ -165,21 +209,30 @@ async function runToolCall(ctx: TurnContext, turn: string, idx: number, call: To
     data: { turn, idx, tool: call.name },
     blobs: [{ content: call.arguments, type: "application/json" }],
   });
-  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision: p.decision, reason: p.reason } });
+  const p = await plan(ctx, call);
+  await audit.append({ session, actor: "policy", kind: "decided", type: "policy.decision", data: { turn, idx, tool: call.name, decision: p.decision, reason: p.reason, policies: p.policies } });
   ctx.events.emit("tool.call", { turn, idx, tool: call.name, decision: p.decision });
-  if (p.decision === "deny") {
-    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", p.reason);
-    return JSON.stringify({ error: { code: "DENIED", message: p.reason } });
+  let approved = false;
+  let denial = p.decision === "deny" ? p.reason : undefined;
+  if (p.decision === "ask") {
+    const a = await approve(ctx, turn, idx, call, p);
+    approved = a.ok;
+    if (!a.ok) denial = a.reason;
+  }
+  if (denial !== undefined) {
+    await state.recordToolCall(turn, idx, call.name, call.arguments, "denied", denial);
+    return JSON.stringify({ error: { code: "DENIED", message: denial } });
   }
   await state.recordToolCall(turn, idx, call.name, call.arguments, "running");
   let content: string;
   let ok = true;
   try {
-    content = JSON.stringify((await p.perform()) ?? null);
+    content = JSON.stringify((await p.perform(approved)) ?? null);
   } catch (err) {
     content = JSON.stringify({ error: summarizeError(err) });
     ok = false;
   }
+  content = ctx.scrub(content);
   await state.recordToolCall(turn, idx, call.name, call.arguments, ok ? "done" : "failed", content);
   await audit.append({ session, actor: p.actor, kind: "saw", type: "tool.result", data: { turn, idx, tool: call.name, ok }, blobs: [{ content, type: "application/json" }] });
   ctx.events.emit("tool.result", { turn, idx, tool: call.name, ok });

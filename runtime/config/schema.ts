@@ -58,6 +58,18 @@ export const AgentConfigSchema = z
     contextMessages: z.number().int().min(2).max(1000).default(40),
     /** …and at most about this many tokens of them (estimated at 4 characters a token). */
     contextTokens: z.number().int().min(256).max(2_000_000).default(32_000),
+    /** The agent's side of the policy: what the Cedar policies see as its limits. */
+    policy: z
+      .object({
+        /** Only tools with effect "read" run; no file writes. */
+        readOnly: z.boolean().default(false),
+        /** When set, only these tools (`@scope/skill.tool`) are offered and allowed. */
+        tools: z.array(z.string().min(1).max(300)).max(1000).optional(),
+        maxToolCallsPerSession: z.number().int().min(0).max(1_000_000).default(1000),
+        maxEgressBytesPerSession: z.number().int().min(0).max(1e12).default(64 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -86,7 +98,26 @@ export const ConfigSchema = z
       .prefault({}),
     agents: z
       .array(AgentConfigSchema)
-      .default([{ id: "demo", model: "scripted", system: "You are the skillgate demo agent.", skills: ["@demo/weather", "@demo/notes", "@demo/github-issues"], maxSteps: 8, contextMessages: 40, contextTokens: 32_000 }]),
+      .default([{ id: "demo", model: "scripted", system: "You are the skillgate demo agent.", skills: ["@demo/weather", "@demo/notes", "@demo/github-issues"], maxSteps: 8, contextMessages: 40, contextTokens: 32_000, policy: { readOnly: false, maxToolCallsPerSession: 1000, maxEgressBytesPerSession: 64 * 1024 * 1024 } }]),
+    /** Cedar policy files (relative to the state dir); empty means the shipped defaults. */
+    policy: z.object({ files: z.array(z.string().min(1).max(4096)).max(64).default([]) }).strict().prefault({}),
+    approvals: z
+      .object({
+        timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
+        maxPendingPerSession: z.number().int().min(1).max(100).default(3),
+        maxPerMinutePerSession: z.number().int().min(1).max(1000).default(10),
+      })
+      .strict()
+      .prefault({}),
+    egress: z
+      .object({
+        /** Hosts (names or IP literals) that may reach loopback, private or link-local addresses. */
+        allowPrivateHosts: z.array(z.string().min(1).max(253)).max(256).default([]),
+        maxResponseBytes: z.number().int().min(1).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+        maxRedirects: z.number().int().min(0).max(20).default(5),
+      })
+      .strict()
+      .prefault({}),
     /** Who may sign which skills; edited with `skillgate trust …`. */
     trust: TrustPolicySchema.prefault({}),
   })

@@ -2,8 +2,10 @@ import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/index.js";
 import { type CapabilityCall, type CapabilityHandler, CapabilityRefused, type SandboxEvent } from "../../sandbox/index.js";
 import { SkillgateError } from "../errors.js";
+import { CredentialBroker, type Hop } from "../broker/broker.js";
+import type { CapabilityTarget, Governor } from "../policy/governor.js";
+import { Scrubber } from "../secrets/scrubber.js";
 import { KvStore } from "./kv-store.js";
-import { manifestFetch } from "./net-fetch.js";
 import { listDir, readText, removeFile, workspaceDir, writeText } from "./workspace.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -13,7 +15,10 @@ export interface EffectsOptions {
   audit: AuditLog;
   logger: Logger;
   kv?: KvStore;
-  maxResponseBytes?: number;
+  /** All egress and credentials; without one, egress to public addresses only and no credentials. */
+  broker?: CredentialBroker;
+  /** The policy over every capability request; without one (e.g. `skill run`), the manifest alone decides. */
+  governor?: Governor;
 }
 
 /** Audit entry types are lowercase: `writeText` → `write_text`. */
@@ -27,13 +32,14 @@ function str(args: Json, key: string): string {
   return v;
 }
 
+/** Errors that are refusals of what the skill asked for (as opposed to failures of the effect). */
+const REFUSALS = new Set(["NOT_CAPABLE", "FS_REFUSED", "KV_QUOTA", "KV_REFUSED", "CREDENTIAL_UNAVAILABLE", "EGRESS_REFUSED"]);
+
 /**
  * The gateway's effects for calls the sandbox has already checked against the manifest:
- * HTTP egress, the session's workspace files, the skill's key-value space and logging.
- * Every effect is audited as `touched`. Credentials and policy arrive with the broker.
+ * HTTP egress through the credential broker, the session's workspace files, the skill's
+ * key-value space and logging. Each passes the policy first; each is audited as `touched`.
  */
-/** Errors that are refusals of what the skill asked for (as opposed to failures of the effect). */
-const REFUSALS = new Set(["NOT_CAPABLE", "FS_REFUSED", "KV_QUOTA", "KV_REFUSED", "CREDENTIAL_UNAVAILABLE"]);
 
 export function defaultCapabilityHandler(options: EffectsOptions): CapabilityHandler {
   const perform = performer(options);
@@ -58,32 +64,58 @@ export function defaultCapabilityHandler(options: EffectsOptions): CapabilityHan
   };
 }
 
+/** What the policy is asked about a capability call. */
+function policyTarget(call: CapabilityCall): CapabilityTarget {
+  const skill = { type: "Skill" as const, id: call.skill.name };
+  const path = call.args && typeof call.args === "object" && !Array.isArray(call.args) && typeof call.args.path === "string" ? call.args.path : "";
+  switch (call.capability) {
+    case "net":
+      return { action: "net.fetch", resource: { type: "Host", id: call.net?.host ?? "" }, host: call.net?.host, method: call.net?.method, path: call.net?.path, credential: call.net?.credential };
+    case "fs":
+      return { action: call.op === "readText" || call.op === "list" ? "fs.read" : "fs.write", resource: { type: "Path", id: path }, path };
+    case "kv":
+      return { action: "kv", resource: skill };
+    case "messages":
+      return { action: "messages.send", resource: skill };
+    default:
+      return { action: "log", resource: skill };
+  }
+}
+
 function performer(options: EffectsOptions): CapabilityHandler {
   const kv = options.kv ?? new KvStore();
+  const broker = options.broker ?? new CredentialBroker({ scrubber: new Scrubber(), allowPrivateHosts: [], maxResponseBytes: 4 * 1024 * 1024, timeoutMs: 60_000, maxRedirects: 5 });
+  const governor = options.governor;
   return async (call: CapabilityCall): Promise<Json> => {
     const { session, skill, capability, op, args } = call;
     const touched = (type: string, data: Record<string, Json>) =>
       options.audit.append({ session, actor: `skill:${skill.name}`, kind: "touched", type, data: { invocation: call.invocation, ...data } });
+    await governor?.capability(call, policyTarget(call));
     switch (capability) {
       case "net": {
         if (!call.net) throw new SkillgateError("CAPABILITY_ERROR", "net call without a checked target");
-        if (call.net.credential) {
-          throw new SkillgateError("CREDENTIAL_UNAVAILABLE", `no secret is bound to cred:${call.net.credential} (the credential broker is not configured)`);
-        }
-        const hops: { method: string; host: string; port: number; path: string; status: number }[] = [];
+        const hops: Hop[] = [];
         try {
-          const res = await manifestFetch(
-            skill.manifest,
-            call.net,
+          const res = await broker.fetch({
+            skill: skill.name,
+            manifest: skill.manifest,
+            first: call.net,
             args,
-            { maxResponseBytes: options.maxResponseBytes ?? 4 * 1024 * 1024, timeoutMs: skill.manifest.limits.wallMs, maxRedirects: 5 },
             hops,
-          );
-          await touched("net.fetch", { hops, ok: true, bytes: Buffer.byteLength(res.body) });
+            // Policy, then the intent on record, then the secret goes out.
+            beforeCredential: async (use) => {
+              await governor?.capability(call, { action: "credential.use", resource: { type: "Credential", id: use.ref }, host: use.host, method: use.method, path: use.path, credential: use.ref });
+              await touched("credential.use", { ref: `cred:${use.ref}`, host: use.host, method: use.method, path: use.path });
+            },
+          });
+          await touched("net.fetch", { hops: hops as unknown as Json, ok: true, bytes: Buffer.byteLength(res.body) });
+          // What came back from the network is untrusted input for the rest of the session.
+          await governor?.taint(session, `network content from ${call.net.host} via ${skill.name}`);
+          await governor?.countEgress(session, res.egressBytes);
           return { status: res.status, headers: res.headers, body: res.body };
         } catch (err) {
           // Requests that went out are evidence even when the call as a whole failed.
-          if (hops.length > 0) await touched("net.fetch", { hops, ok: false, code: String((err as { code?: unknown }).code ?? "NET_FAILED") });
+          if (hops.length > 0) await touched("net.fetch", { hops: hops as unknown as Json, ok: false, code: String((err as { code?: unknown }).code ?? "NET_FAILED") });
           throw err;
         }
       }

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/index.js";
 import { SandboxPool } from "../../sandbox/index.js";
+import type { CredentialBroker } from "../broker/broker.js";
 import type { Config } from "../config/schema.js";
+import type { Governor } from "../policy/governor.js";
 import type { StatePaths } from "../state/state-dir.js";
 import { auditSandboxEvent, defaultCapabilityHandler } from "./capability-handler.js";
 
@@ -16,6 +18,8 @@ export async function startSandboxPool(options: {
   audit: AuditLog;
   logger: Logger;
   size: number;
+  broker?: CredentialBroker;
+  governor?: Governor;
 }): Promise<SandboxPool> {
   const s = options.sandbox;
   const pool = await SandboxPool.start({
@@ -23,7 +27,13 @@ export async function startSandboxPool(options: {
     heapMb: s.workerHeapMb,
     idleTtlMs: s.idleTtlSeconds * 1000,
     maxLimits: { memoryMb: s.maxMemoryMb, cpuMs: s.maxCpuMs, wallMs: s.maxWallMs, outputBytes: s.maxOutputBytes, maxCalls: s.maxCallsPerInvocation },
-    capabilityHandler: defaultCapabilityHandler({ workspacesRoot: options.paths.workspacesDir, audit: options.audit, logger: options.logger }),
+    capabilityHandler: defaultCapabilityHandler({
+      workspacesRoot: options.paths.workspacesDir,
+      audit: options.audit,
+      logger: options.logger,
+      ...(options.broker ? { broker: options.broker } : {}),
+      ...(options.governor ? { governor: options.governor } : {}),
+    }),
     onEvent: (event) => auditSandboxEvent(options.audit, event),
   });
   if (!pool.walls.permissionModel) options.logger.warn("sandbox: this Node has no permission model; workers can read and write files");

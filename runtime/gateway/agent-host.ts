@@ -17,6 +17,14 @@ import { SkillgateError } from "../errors.js";
 import { LaneScheduler } from "../sessions/lanes.js";
 import { SessionKey } from "../sessions/session-key.js";
 import { loadInstalledSkill } from "../skills/run-skill.js";
+import { ApprovalBook } from "../approvals/approval-book.js";
+import { CredentialBroker } from "../broker/broker.js";
+import type { Resolver } from "../broker/pinned-dispatcher.js";
+import { PolicyEngine } from "../policy/engine.js";
+import { Governor } from "../policy/governor.js";
+import { loadMasterKey } from "../secrets/master-key.js";
+import { Scrubber } from "../secrets/scrubber.js";
+import { Vault } from "../secrets/vault.js";
 import { StateDb } from "../state/state-db.js";
 import { inHome, type StatePaths } from "../state/state-dir.js";
 import type { MethodContext, MethodHandler } from "./server.js";
@@ -59,32 +67,70 @@ export class AgentHost {
     private readonly state: StateDb,
     private readonly lanes: LaneScheduler,
     private readonly audit: AuditLog,
+    readonly control: { vault: Vault; scrubber: Scrubber; governor: Governor; approvals: ApprovalBook },
   ) {}
 
-  /** `invoker` replaces the sandbox pool: only the gateway benchmark's unsandboxed baseline does that. */
-  static async start(paths: StatePaths, config: Config, audit: AuditLog, logger: Logger, invoker?: HostedInvoker): Promise<AgentHost> {
+  /**
+   * Everything behind the chat methods: state, vault, policy, approvals, broker, sandbox.
+   * `invoker` replaces the sandbox pool: only the gateway benchmark's unsandboxed baseline does that.
+   */
+  static async start(options: {
+    paths: StatePaths;
+    config: Config;
+    audit: AuditLog;
+    logger: Logger;
+    /** Shared with the logger, so log lines are scrubbed of the same secrets. */
+    scrubber?: Scrubber;
+    invoker?: HostedInvoker;
+    resolver?: Resolver;
+  }): Promise<AgentHost> {
+    const { paths, config, audit, logger } = options;
     const state = await StateDb.open(paths.stateDb);
-    for (const t of await state.failInterruptedTurns(new Date().toISOString())) {
-      await audit.append({ session: t.session, actor: "gateway", kind: "system", type: "turn.interrupted", data: { turn: t.id, completed: t.completed.map((c) => `${c.tool}:${c.status}`) } });
-    }
-    const installed = Object.keys((await readLockfile(paths.lockfile)).skills);
-    const agents = new Map<string, Agent>();
-    for (const agent of config.agents) {
-      const skills: SandboxSkill[] = [];
-      let system = agent.system;
-      for (const name of agent.skills.filter((n) => installed.includes(n))) {
-        try {
-          const skill = await loadInstalledSkill(paths, config.trust, name);
-          skills.push(skill);
-          system += await skillInstructions(paths, skill);
-        } catch (err) {
-          logger.warn({ agent: agent.id, skill: name, code: (err as { code?: string }).code }, "skill not enabled");
-        }
+    try {
+      for (const t of await state.failInterruptedTurns(new Date().toISOString())) {
+        await audit.append({ session: t.session, actor: "gateway", kind: "system", type: "turn.interrupted", data: { turn: t.id, completed: t.completed.map((c) => `${c.tool}:${c.status}`) } });
       }
-      agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills), system, model: await modelFor(paths, agent) });
+      const vault = await Vault.open(state, await loadMasterKey(paths.masterKey));
+      const scrubber = options.scrubber ?? new Scrubber();
+      scrubber.update(await vault.values());
+      const policy = await PolicyEngine.load(config.policy.files.map((f) => inHome(paths.home, f)));
+      const governor = new Governor(policy, state, audit);
+      const approvals = new ApprovalBook(audit, {
+        timeoutMs: config.approvals.timeoutSeconds * 1000,
+        maxPendingPerSession: config.approvals.maxPendingPerSession,
+        maxPerMinutePerSession: config.approvals.maxPerMinutePerSession,
+      });
+      const broker = new CredentialBroker({
+        vault,
+        scrubber,
+        allowPrivateHosts: config.egress.allowPrivateHosts,
+        maxResponseBytes: config.egress.maxResponseBytes,
+        maxRedirects: config.egress.maxRedirects,
+        timeoutMs: config.sandbox.maxWallMs,
+        ...(options.resolver ? { resolve: options.resolver } : {}),
+      });
+      const installed = Object.keys((await readLockfile(paths.lockfile)).skills);
+      const agents = new Map<string, Agent>();
+      for (const agent of config.agents) {
+        const skills: SandboxSkill[] = [];
+        let system = agent.system;
+        for (const name of agent.skills.filter((n) => installed.includes(n))) {
+          try {
+            const skill = await loadInstalledSkill(paths, config.trust, name);
+            skills.push(skill);
+            system += await skillInstructions(paths, skill);
+          } catch (err) {
+            logger.warn({ agent: agent.id, skill: name, code: (err as { code?: string }).code }, "skill not enabled");
+          }
+        }
+        agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills, agent.policy.tools), system, model: await modelFor(paths, agent) });
+      }
+      const pool = options.invoker ?? (await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize, broker, governor }));
+      return new AgentHost(agents, pool, state, new LaneScheduler(config.lanes), audit, { vault, scrubber, governor, approvals });
+    } catch (err) {
+      await state.close();
+      throw err;
     }
-    const pool = invoker ?? (await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize }));
-    return new AgentHost(agents, pool, state, new LaneScheduler(config.lanes), audit);
   }
 
   private sessionFor(ctx: MethodContext, agent: string, requested: unknown): string {
@@ -112,8 +158,10 @@ export class AgentHost {
     text: string,
     emit: (event: string, payload: Json) => void,
     sub?: { tools: ToolRegistry },
+    untrustedInput?: string,
   ): Promise<{ session: string; turn: string; reply: string; toolCalls: number }> {
     const tools = sub?.tools ?? agent.tools;
+    const { governor, approvals, scrubber } = this.control;
     const ticket = this.lanes.submit(session, sub ? "subagent" : "main", (signal) =>
       runTurn(
         {
@@ -128,7 +176,11 @@ export class AgentHost {
             : {
                 spawnSubagent: async (task: string, skills: string[] | undefined) => {
                   const child = `agent:${agent.config.id}:subagent:${randomUUID()}`;
-                  const result = await this.turn(agent, child, task, emit, { tools: tools.subset(skills) });
+                  // Taint flows both ways: a tainted parent writes the task; the child's answer comes back.
+                  const parentTaint = (await this.state.sessionState(session)).taintedBy;
+                  const result = await this.turn(agent, child, task, emit, { tools: tools.subset(skills) }, parentTaint ? `parent session: ${parentTaint}` : undefined);
+                  const childTaint = (await this.state.sessionState(child)).taintedBy;
+                  if (childTaint) await governor.taint(session, `sub-agent ${child}: ${childTaint}`);
                   return { session: child, reply: result.reply };
                 },
               }),
@@ -140,6 +192,11 @@ export class AgentHost {
           contextTokens: agent.config.contextTokens,
           events: { emit },
           signal,
+          governor,
+          agentPolicy: agent.config.policy,
+          approvals,
+          scrub: (text: string) => scrubber.scrub(text),
+          ...(untrustedInput ? { untrustedInput } : {}),
         },
         text,
       ),
@@ -169,6 +226,7 @@ export class AgentHost {
   }
 
   async close(): Promise<void> {
+    this.control.approvals.close();
     await this.pool.close();
     await this.state.close();
   }

@@ -16,8 +16,8 @@ export function tokenMatches(presented: string, expected: string): boolean {
 /** What each role may call: a prefix of the method name, or an exact method. */
 const SCOPES: Record<Role, readonly string[]> = {
   client: ["ping", "chat."],
-  operator: ["ping", "chat.", "sessions.", "approvals.", "audit.", "gateway."],
-  admin: ["ping", "chat.", "sessions.", "approvals.", "audit.", "gateway.", "skills.", "secrets.", "config."],
+  operator: ["ping", "chat.", "sessions.", "approvals.", "approval.", "audit.", "gateway."],
+  admin: ["ping", "chat.", "sessions.", "approvals.", "approval.", "audit.", "gateway.", "skills.", "secrets.", "config.", "policy."],
 };
 
 export function roleMayCall(role: Role, method: string): boolean {

@@ -66,6 +66,8 @@ const GOING_AWAY = 1001;
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Authenticated connections, for events addressed to a role (e.g. approval requests to operators). */
+  private readonly connected = new Map<string, { role: Role; send: (frame: Json) => void; seq: () => number }>();
   private accepting = true;
   private readonly limits: ConnectionLimits;
 
@@ -160,7 +162,10 @@ export class Gateway {
       if (state.strikes >= this.limits.maxStrikes) ws.close(POLICY, "too many protocol errors");
     };
     const connectTimer = setTimeout(() => ws.close(POLICY, "connect frame expected"), this.limits.connectTimeoutMs);
-    ws.on("close", () => clearTimeout(connectTimer));
+    ws.on("close", () => {
+      clearTimeout(connectTimer);
+      this.connected.delete(connectionId);
+    });
     ws.on("error", () => ws.terminate());
     ws.on("message", (data, isBinary) => {
       // Token bucket: refill by elapsed time, spend one per frame.
@@ -176,7 +181,11 @@ export class Gateway {
       } catch {
         return strike(null, "BAD_FRAME", "frame is not JSON");
       }
-      if (!state.role) return this.onConnect(ws, value, state, remote, connectionId, connectTimer, fail);
+      if (!state.role) {
+        this.onConnect(ws, value, state, remote, connectionId, connectTimer, fail);
+        if (state.role) this.connected.set(connectionId, { role: state.role, send, seq: () => state.seq++ });
+        return;
+      }
       const id = typeof value === "object" && value !== null && "id" in value ? (value as { id: unknown }).id : null;
       const safeId: Json = typeof id === "string" && id.length <= 64 ? id : typeof id === "number" && Number.isSafeInteger(id) ? id : null;
       const parsed = ReqFrame.safeParse(value);
@@ -239,6 +248,17 @@ export class Gateway {
     state.role = frame.role;
     state.client = frame.client.name;
     ws.send(JSON.stringify({ type: "res", id: null, ok: true, result: { protocol: PROTOCOL_VERSION, role: frame.role, connection: connectionId } }));
+  }
+
+  /** Sends an event to every connection of the given roles; returns how many got it. */
+  broadcast(event: string, payload: Json, roles: readonly Role[]): number {
+    let sent = 0;
+    for (const c of this.connected.values()) {
+      if (!roles.includes(c.role)) continue;
+      c.send({ type: "event", event, payload, seq: c.seq() });
+      sent++;
+    }
+    return sent;
   }
 
   /** Stops accepting, lets running requests finish up to the deadline, then closes every socket. */

@@ -5,6 +5,7 @@ import { generateNoteKey } from "../../audit/index.js";
 import { newToken } from "../gateway/auth.js";
 import { defaultConfig, saveConfig } from "../config/load.js";
 import { SkillgateError } from "../errors.js";
+import { ensureMasterKeyFile } from "../secrets/master-key.js";
 import { readTextIfExists, writePrivateFile } from "./files.js";
 import { type StatePaths, statePaths } from "./state-dir.js";
 
@@ -35,6 +36,7 @@ export async function initState(home: string): Promise<InitResult> {
   await writePrivateFile(paths.auditVerifierKey, `${key.vkey}\n`);
   const operatorToken = newToken();
   await writePrivateFile(paths.operatorToken, `${operatorToken}\n`, { exclusive: true });
+  await ensureMasterKeyFile(paths.masterKey);
   await saveConfig(paths.config, defaultConfig());
   return { paths, vkey: key.vkey, created: true, operatorToken };
 }
@@ -53,6 +55,7 @@ export async function ensureState(home: string): Promise<InitResult> {
   const paths = statePaths(home);
   const vkey = await readTextIfExists(paths.auditVerifierKey);
   if ((await readTextIfExists(paths.config)) !== undefined && vkey !== undefined) {
+    await ensureMasterKeyFile(paths.masterKey);
     return { paths, vkey: vkey.trim(), created: false };
   }
   return initState(home);

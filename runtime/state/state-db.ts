@@ -16,6 +16,14 @@ CREATE TABLE IF NOT EXISTS tool_calls (
   turn TEXT NOT NULL, idx INTEGER NOT NULL, tool TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL, result TEXT,
   PRIMARY KEY (turn, idx)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS session_state (
+  session TEXT PRIMARY KEY, tainted_by TEXT, tool_calls INTEGER NOT NULL DEFAULT 0, egress_bytes INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS secrets (
+  ref TEXT PRIMARY KEY, version INTEGER NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL, binding TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS vault (name TEXT PRIMARY KEY, nonce BLOB NOT NULL, sealed BLOB NOT NULL) STRICT;
 `;
 
 export type TurnState = "queued" | "running" | "waiting-approval" | "done" | "failed" | "cancelled";
@@ -27,6 +35,25 @@ export interface StoredMessage {
   content: string;
   toolCalls?: { id: string; name: string; arguments: string }[];
   toolCallId?: string;
+}
+
+/** A secret as stored: sealed with AES-256-GCM; `binding` is the operator's JSON binding. */
+export type SecretRow = {
+  ref: string;
+  version: number;
+  nonce: Buffer;
+  sealed: Buffer;
+  binding: string;
+  created_at: string;
+  updated_at: string;
+};
+
+/** What the policy needs to know about a session beyond its transcript. */
+export interface SessionState {
+  /** Why the session is tainted (its first untrusted input), or null. */
+  taintedBy: string | null;
+  toolCalls: number;
+  egressBytes: number;
 }
 
 export interface InterruptedTurn {
@@ -83,6 +110,11 @@ export class StateDb {
     return this.write("INSERT INTO turns (id, session, state, started_at) VALUES (?,?,?,?)", [id, session, "running", now]);
   }
 
+  /** A state change mid-turn (running ⇄ waiting-approval). */
+  setTurnState(id: string, state: TurnState): Promise<void> {
+    return this.write("UPDATE turns SET state = ? WHERE id = ?", [state, id]);
+  }
+
   finishTurn(id: string, state: TurnState, now: string, error?: string): Promise<void> {
     return this.write("UPDATE turns SET state = ?, finished_at = ?, error = ? WHERE id = ?", [state, now, error ?? null, id]);
   }
@@ -115,6 +147,60 @@ export class StateDb {
       result.push({ ...t, completed });
     }
     return result;
+  }
+
+  async sessionState(session: string): Promise<SessionState> {
+    const row = await this.db.get<{ tainted_by: string | null; tool_calls: number; egress_bytes: number }>(
+      "SELECT tainted_by, tool_calls, egress_bytes FROM session_state WHERE session = ?",
+      [session],
+    );
+    return { taintedBy: row?.tainted_by ?? null, toolCalls: row?.tool_calls ?? 0, egressBytes: row?.egress_bytes ?? 0 };
+  }
+
+  /** Marks the session as having taken in untrusted content; the first reason is kept. */
+  taint(session: string, reason: string): Promise<void> {
+    return this.write(
+      "INSERT INTO session_state (session, tainted_by) VALUES (?, ?) ON CONFLICT(session) DO UPDATE SET tainted_by = COALESCE(tainted_by, excluded.tainted_by)",
+      [session, reason.slice(0, 256)],
+    );
+  }
+
+  countUsage(session: string, usage: { toolCalls?: number; egressBytes?: number }): Promise<void> {
+    const calls = usage.toolCalls ?? 0;
+    const bytes = usage.egressBytes ?? 0;
+    return this.write(
+      "INSERT INTO session_state (session, tool_calls, egress_bytes) VALUES (?, ?, ?) ON CONFLICT(session) DO UPDATE SET tool_calls = tool_calls + excluded.tool_calls, egress_bytes = egress_bytes + excluded.egress_bytes",
+      [session, calls, bytes],
+    );
+  }
+
+  secret(ref: string): Promise<SecretRow | undefined> {
+    return this.db.get<SecretRow>("SELECT * FROM secrets WHERE ref = ?", [ref]);
+  }
+
+  secrets(): Promise<SecretRow[]> {
+    return this.db.all<SecretRow>("SELECT * FROM secrets ORDER BY ref");
+  }
+
+  putSecret(row: SecretRow): Promise<void> {
+    return this.write(
+      "INSERT INTO secrets (ref, version, nonce, sealed, binding, created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(ref) DO UPDATE SET version = excluded.version, nonce = excluded.nonce, sealed = excluded.sealed, binding = excluded.binding, updated_at = excluded.updated_at",
+      [row.ref, row.version, row.nonce, row.sealed, row.binding, row.created_at, row.updated_at],
+    );
+  }
+
+  async deleteSecret(ref: string): Promise<boolean> {
+    const existed = (await this.secret(ref)) !== undefined;
+    await this.write("DELETE FROM secrets WHERE ref = ?", [ref]);
+    return existed;
+  }
+
+  vaultCheck(): Promise<{ nonce: Buffer; sealed: Buffer } | undefined> {
+    return this.db.get("SELECT nonce, sealed FROM vault WHERE name = 'check'");
+  }
+
+  setVaultCheck(nonce: Buffer, sealed: Buffer): Promise<void> {
+    return this.write("INSERT OR IGNORE INTO vault (name, nonce, sealed) VALUES ('check', ?, ?)", [nonce, sealed]);
   }
 
   close(): Promise<void> {

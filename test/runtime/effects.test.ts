@@ -9,11 +9,23 @@ import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { KvStore } from "../../runtime/effects/kv-store.js";
-import { type FetchLimits, manifestFetch } from "../../runtime/effects/net-fetch.js";
+import { CredentialBroker } from "../../runtime/broker/broker.js";
+import { Scrubber } from "../../runtime/secrets/scrubber.js";
 import { listDir, readText, removeFile, workspaceDir, writeText } from "../../runtime/effects/workspace.js";
 import { SkillgateError } from "../../runtime/errors.js";
 import { checkCapability, type NetTarget } from "../../sandbox/index.js";
 import { type Manifest, parseManifest } from "../../skills-registry/index.js";
+
+interface FetchLimits {
+  maxResponseBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+}
+
+/** The broker with no vault, the loopback address allowed (these tests' servers live there). */
+function manifestFetch(manifest: Manifest, first: NetTarget, args: Json, limits: FetchLimits) {
+  return new CredentialBroker({ scrubber: new Scrubber(), allowPrivateHosts: ["127.0.0.1"], ...limits }).fetch({ skill: manifest.name, manifest, first, args, hops: [] });
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -268,7 +280,7 @@ describe("kv store quota", () => {
   });
 });
 
-describe("manifestFetch against loopback servers", () => {
+describe("the broker's egress against loopback servers", () => {
   interface Seen {
     method: string;
     url: string;

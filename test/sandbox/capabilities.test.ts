@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AuditLog, type AuditEntry, AuditReader, generateNoteKey } from "../../audit/index.js";
+import { CredentialBroker } from "../../runtime/broker/broker.js";
 import { auditSandboxEvent, defaultCapabilityHandler } from "../../runtime/effects/capability-handler.js";
+import { Scrubber } from "../../runtime/secrets/scrubber.js";
 import { workspaceDir } from "../../runtime/effects/workspace.js";
 import { createLogger } from "../../runtime/logger.js";
 import { checkCapability, SandboxError, type SandboxEvent, SandboxPool, type SandboxSkill } from "../../sandbox/index.js";
@@ -193,7 +195,13 @@ describe("capability enforcement (real worker, runtime handler, loopback servers
 
     pool = await SandboxPool.start({
       size: 1,
-      capabilityHandler: defaultCapabilityHandler({ workspacesRoot, audit, logger: createLogger({ level: "silent" }) }),
+      capabilityHandler: defaultCapabilityHandler({
+        workspacesRoot,
+        audit,
+        logger: createLogger({ level: "silent" }),
+        // The operator lets these loopback hosts through; the manifest still decides which are declared.
+        broker: new CredentialBroker({ scrubber: new Scrubber(), allowPrivateHosts: ["127.0.0.1", "127.0.0.2"], maxResponseBytes: 1 << 20, timeoutMs: 5000, maxRedirects: 5 }),
+      }),
       onEvent: (event) => {
         events.push(event);
         auditSandboxEvent(audit, event);

@@ -7,6 +7,8 @@ import { AgentHost } from "../../gateway/agent-host.js";
 import { Gateway, type HttpRoute, type MethodHandler } from "../../gateway/server.js";
 import { createHookSecret, HookBody, loadHookSecrets, SIGNATURE_HEADER, signatureValid } from "../../gateway/hooks.js";
 import { createLogger } from "../../logger.js";
+import { controlMethods } from "../../gateway/control-methods.js";
+import { Scrubber } from "../../secrets/scrubber.js";
 import { ensureOperatorToken, ensureState } from "../../state/init.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
 import { installExampleSkills } from "../../skills/example-registry.js";
@@ -70,7 +72,8 @@ export function registerServe(program: Command): void {
 
 async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<void> {
   const config = await cli.config();
-  const logger = createLogger({ level: config.log.level });
+  const scrubber = new Scrubber();
+  const logger = createLogger({ level: config.log.level, scrub: (line) => scrubber.scrub(line) });
   const { token, created } = await ensureOperatorToken(cli.paths);
   if (created) cli.note(`Operator token (shown once; kept in keys/operator.token, 0600): ${token}`);
   const audit = await openAuditLog(cli.paths, config);
@@ -90,12 +93,12 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
   let gateway: Gateway;
   let host: AgentHost;
   try {
-    host = await AgentHost.start(cli.paths, config, audit, logger);
+    host = await AgentHost.start({ paths: cli.paths, config, audit, logger, scrubber });
   } catch (err) {
     await audit.close();
     throw err;
   }
-  Object.assign(methods, host.methods());
+  Object.assign(methods, host.methods(), controlMethods({ ...host.control, audit }));
   const hookSecrets = await loadHookSecrets(cli.paths.keysDir);
   const hooks: HttpRoute = async (req, body): ReturnType<HttpRoute> => {
     const id = (req.url ?? "").slice("/hooks/".length);
@@ -111,7 +114,8 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
       parsed = undefined;
     }
     if (!parsed?.success) return { status: 400, body: { ok: false, error: { code: "BAD_REQUEST", message: "body must be {\"text\": …}" } } };
-    const result = await host.turn(host.agent(parsed.data.agent), `hook:${randomUUID()}`, parsed.data.text, () => {});
+    // A webhook's sender is not the session's owner: what it says is untrusted input.
+    const result = await host.turn(host.agent(parsed.data.agent), `hook:${randomUUID()}`, parsed.data.text, () => {}, undefined, `webhook ${id}`);
     return { status: 200, body: { ok: true, session: result.session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls } };
   };
   try {
@@ -130,6 +134,7 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
     await audit.close();
     throw err;
   }
+  host.control.approvals.setNotifier((approval) => gateway.broadcast("approval.requested", approval as unknown as Parameters<typeof gateway.broadcast>[1], ["operator", "admin"]));
   const address = gateway.address;
   await audit.append({ actor: "gateway", kind: "system", type: "gateway.start", data: { host: address.host, port: address.port } });
   cli.print(`skillgate gateway listening on ws://${address.host}:${address.port}/ws (health: http://${address.host}:${address.port}/healthz)`, { ok: true, host: address.host, port: address.port });
