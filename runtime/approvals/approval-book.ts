@@ -55,6 +55,7 @@ export function approvalHash(s: Pick<ApprovalSubject, "session" | "digest" | "to
 export class ApprovalBook {
   private readonly waiting = new Map<string, Waiter>();
   private readonly recent = new Map<string, number[]>();
+  private readonly reserved = new Map<string, number>();
 
   constructor(
     private readonly audit: AuditLog,
@@ -76,7 +77,8 @@ export class ApprovalBook {
     const hash = approvalHash(subject);
     const id = randomUUID();
     const base = { session: subject.session, actor: "approvals", kind: "decided" as const };
-    const pending = [...this.waiting.values()].filter((w) => w.approval.session === subject.session).length;
+    // Counted and reserved before any await, so requests arriving together cannot all slip under the cap.
+    const pending = (this.reserved.get(subject.session) ?? 0) + [...this.waiting.values()].filter((w) => w.approval.session === subject.session).length;
     const lastMinute = (this.recent.get(subject.session) ?? []).filter((t) => now - t < 60_000);
     if (pending >= this.limits.maxPendingPerSession || lastMinute.length >= this.limits.maxPerMinutePerSession) {
       await this.audit.append({ ...base, type: "approval.overflow", data: { id, tool: subject.tool, hash, pending, lastMinute: lastMinute.length } });
@@ -84,6 +86,19 @@ export class ApprovalBook {
     }
     lastMinute.push(now);
     this.recent.set(subject.session, lastMinute);
+    this.reserve(subject.session, 1);
+    return { answer: await this.ask(subject, id, hash, now), id, hash };
+  }
+
+  /** Requests counted against the cap while their audit entry is being written, before they are waiting. */
+  private reserve(session: string, delta: number): void {
+    const n = (this.reserved.get(session) ?? 0) + delta;
+    if (n > 0) this.reserved.set(session, n);
+    else this.reserved.delete(session);
+  }
+
+  private async ask(subject: ApprovalSubject, id: string, hash: string, now: number): Promise<ApprovalAnswer> {
+    const base = { session: subject.session, actor: "approvals", kind: "decided" as const };
     const approval: PendingApproval = {
       ...subject,
       id,
@@ -92,13 +107,18 @@ export class ApprovalBook {
       expiresAt: new Date(now + this.limits.timeoutMs).toISOString(),
     };
     // The arguments go to the audit log as a blob: they are what the operator is shown.
-    await this.audit.append({
-      ...base,
-      type: "approval.requested",
-      data: { id, skill: subject.skill, digest: subject.digest, tool: subject.tool, hash, reason: subject.reason, expiresAt: approval.expiresAt },
-      blobs: [{ content: canonicalJson(subject.args), type: "application/json" }],
-    });
-    const answer = await new Promise<ApprovalAnswer>((settle) => {
+    await this.audit
+      .append({
+        ...base,
+        type: "approval.requested",
+        data: { id, skill: subject.skill, digest: subject.digest, tool: subject.tool, hash, reason: subject.reason, expiresAt: approval.expiresAt },
+        blobs: [{ content: canonicalJson(subject.args), type: "application/json" }],
+      })
+      .catch((err: unknown) => {
+        this.reserve(subject.session, -1);
+        throw err;
+      });
+    return new Promise<ApprovalAnswer>((settle) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         void this.audit
@@ -107,10 +127,10 @@ export class ApprovalBook {
           .finally(() => settle("deny"));
       }, this.limits.timeoutMs);
       this.waiting.set(id, { approval, settle, timer });
+      this.reserve(subject.session, -1);
       const delivered = this.notify(approval);
       if (delivered === 0) void this.audit.append({ ...base, type: "approval.unseen", data: { id, note: "no operator connection is open; it will expire unless answered" } }).catch(() => undefined);
     });
-    return { answer, id, hash };
   }
 
   /**

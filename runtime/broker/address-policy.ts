@@ -37,12 +37,22 @@ for (const [cls, network, prefix, family] of ranges) {
   lists.set(cls, list);
 }
 
-/** The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4-less forms), if any. */
+/**
+ * The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-translated, NAT64 and the
+ * deprecated IPv4-compatible forms), if any. The address is first put in the URL parser's
+ * canonical compressed form, so `64:ff9b:0:0:0:0:a9fe:a9fe` and `64:ff9b::a9fe:a9fe` agree.
+ */
 function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|64:ff9b::|::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  let lower: string;
+  try {
+    lower = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const prefix = "(?:::ffff:0:|::ffff:|64:ff9b::|::)";
+  const dotted = new RegExp(`^${prefix}(\\d+\\.\\d+\\.\\d+\\.\\d+)$`).exec(lower);
   if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  const hex = new RegExp(`^${prefix}([0-9a-f]{1,4}):([0-9a-f]{1,4})$`).exec(lower);
   if (hex) {
     const hi = parseInt(hex[1]!, 16);
     const lo = parseInt(hex[2]!, 16);

@@ -113,19 +113,24 @@ export class CredentialBroker {
       if (credential) url = await this.inject(req, target, credential, method, headers);
       const sendBody = method === "GET" || method === "HEAD" ? undefined : body;
       const dispatcher = pinnedDispatcher(pinned, Math.min(o.timeoutMs, 10_000));
+      // After a redirect the path is the server's choice and may echo the secret: scrub it wherever it is repeated.
+      const path = o.scrubber.scrub(target.path);
+      // Recorded before it goes out (status 0 until an answer comes), so a request that never answers is evidence too.
+      const record: Hop = { method, host: target.host, port: target.port, path, status: 0, address: pinned.address, ...(credential ? { credential } : {}) };
+      req.hops.push(record);
       let status: number;
       let responseHeaders: Record<string, string | string[] | undefined>;
       let raw: Buffer;
       try {
         const res = await request(url, { method: method as "GET", headers, body: sendBody, dispatcher, signal: deadline });
         status = res.statusCode;
+        record.status = status;
         responseHeaders = res.headers;
-        req.hops.push({ method, host: target.host, port: target.port, path: target.path, status, address: pinned.address, ...(credential ? { credential } : {}) });
         raw = await readCapped(res.body, o.maxResponseBytes);
       } catch (err) {
         if (err instanceof SkillgateError) throw err;
         const reason = deadline.aborted ? "timed out" : ((err as { code?: string }).code ?? "request failed");
-        throw new SkillgateError("NET_FAILED", `${method} ${target.host}${target.path}: ${reason}`);
+        throw new SkillgateError("NET_FAILED", `${method} ${target.host}${path}: ${reason}`);
       } finally {
         await dispatcher.close().catch(() => undefined);
       }
@@ -147,8 +152,12 @@ export class CredentialBroker {
         if (!decision.ok || !decision.net) {
           const refusal = decision.ok ? undefined : decision.refusal;
           throw Object.assign(new SkillgateError("NOT_CAPABLE", `redirect to ${o.scrubber.scrub(refusal?.request ?? next)} is not declared`), {
-            details: refusal ? { ...refusal, request: o.scrubber.scrub(refusal.request) } : {},
+            details: refusal ? { ...refusal, request: o.scrubber.scrub(refusal.request), need: o.scrubber.scrub(refusal.need) } : {},
           });
+        }
+        // A Location that carries a secret (a server echoing a query credential) is not followed to another origin.
+        if (origin(decision.net) !== origin(target) && o.scrubber.holdsSecret(next)) {
+          throw new SkillgateError("EGRESS_REFUSED", `${target.host} redirected to another origin with a credential in the location`);
         }
         target = decision.net;
         continue;

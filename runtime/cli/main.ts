@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { summarizeError } from "../errors.js";
+import { registerApprovals } from "./commands/approvals.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerChat } from "./commands/chat.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerPolicy } from "./commands/policy.js";
 import { registerRegistry } from "./commands/registry.js";
+import { registerSecret } from "./commands/secret.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSkill } from "./commands/skill.js";
 import { registerStatus } from "./commands/status.js";
@@ -31,6 +34,9 @@ function buildProgram(): Command {
   registerKeys(program);
   registerTrust(program);
   registerRegistry(program);
+  registerSecret(program);
+  registerPolicy(program);
+  registerApprovals(program);
   registerAudit(program);
   registerDoctor(program);
   registerDemo(program);

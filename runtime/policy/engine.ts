@@ -106,7 +106,8 @@ export class PolicyEngine {
     });
     if (answer.type === "failure") return { decision: "deny", policies: [], reason: `policy evaluation failed: ${firstError(answer.errors)}` };
     const { decision, diagnostics } = answer.response;
-    if (diagnostics.errors.length && decision !== "allow") {
+    // Cedar skips a policy whose evaluation errors; a skipped forbid must not turn into an allow.
+    if (diagnostics.errors.length) {
       return { decision: "deny", policies: diagnostics.errors.map((e) => e.policyId), reason: `policy error: ${diagnostics.errors[0]?.error.message.split("\n")[0]}` };
     }
     const policies = diagnostics.reason;

@@ -2,6 +2,7 @@ import type { AuditLog } from "../../audit/index.js";
 import { type CapabilityCall, CapabilityRefused, type SandboxSkill } from "../../sandbox/index.js";
 import type { Config } from "../config/schema.js";
 import type { StateDb } from "../state/state-db.js";
+import type { PolicyContext } from "./context.js";
 import type { PolicyDecision, PolicyEngine, PolicyRequest } from "./engine.js";
 
 export type AgentPolicy = Config["agents"][number]["policy"];
@@ -44,7 +45,11 @@ export class Governor {
     private readonly audit: AuditLog,
   ) {}
 
-  private async context(session: string, call: Omit<ActiveCall, "agent">, extra: Partial<Record<"host" | "method" | "path" | "credential", string>> & { usesCredentials?: boolean }) {
+  private async context(
+    session: string,
+    call: Omit<ActiveCall, "agent">,
+    extra: Partial<Record<"host" | "method" | "path" | "credential", string>> & { usesCredentials?: boolean },
+  ): Promise<PolicyContext> {
     const s = await this.state.sessionState(session);
     return {
       session,

@@ -16,6 +16,15 @@ function base64Variants(bytes: Buffer, url: boolean): string[] {
   return out;
 }
 
+/** Percent-encodings as different encoders write them: upper or lower hex, form (`+`), and strict RFC 3986. */
+function urlEncodings(value: string): string[] {
+  const plain = encodeURIComponent(value);
+  const strict = plain.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const form = new URLSearchParams({ v: value }).toString().slice(2);
+  const lowerHex = (s: string) => s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+  return [plain, strict, form, lowerHex(plain), lowerHex(strict), lowerHex(form), plain.replace(/%20/g, "+")];
+}
+
 /** Every form a secret could take on its way out: raw, base64, base64url, hex and URL-encoded. */
 export function encodings(value: string): string[] {
   const bytes = Buffer.from(value, "utf8");
@@ -26,9 +35,7 @@ export function encodings(value: string): string[] {
     ...base64Variants(bytes, true),
     hex,
     hex.toUpperCase(),
-    encodeURIComponent(value),
-    encodeURIComponent(value).replace(/%20/g, "+"),
-    encodeURIComponent(value).toLowerCase(),
+    ...urlEncodings(value),
     JSON.stringify(value).slice(1, -1),
   ]);
   return [...forms].filter((f) => f.length >= MIN_SCRUB_LENGTH);

@@ -18,6 +18,8 @@ export interface StatePaths {
   /** Content-addressed skill store: `skills/<sha256>/`. */
   skillsDir: string;
   lockfile: string;
+  /** Where the running gateway listens (written at start, removed at stop), for the CLI to find it. */
+  gatewayAddress: string;
   /** The vault's master key (0600), unless SKILLGATE_MASTER_KEY is set. */
   masterKey: string;
   /** Per-session workspaces skills may read and write (by manifest). */
@@ -38,6 +40,7 @@ export function statePaths(home: string): StatePaths {
     auditSigningKey: join(keysDir, "audit.skey"),
     operatorToken: join(keysDir, "operator.token"),
     masterKey: join(keysDir, "master.key"),
+    gatewayAddress: join(home, "gateway.json"),
     auditVerifierKey: join(keysDir, "audit.vkey"),
     auditDb: join(home, "audit.db"),
     stateDb: join(home, "state.db"),

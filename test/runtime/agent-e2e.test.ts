@@ -1,58 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
-import { WebSocket } from "ws";
 import { runCli } from "../support/cli.js";
-import { CLI_PATH } from "../support/paths.js";
-
-type Frame = { type: string; id?: unknown; ok?: boolean; result?: Record<string, unknown>; error?: { code: string }; event?: string; payload?: Record<string, unknown> };
-
-async function serve(home: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI_PATH, "--home", home, "--json", "serve", "--port", "0"], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
-  });
-  return { child, port: (JSON.parse(line) as { port: number }).port };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill("SIGTERM");
-  await new Promise((resolve) => child.once("exit", resolve));
-}
-
-/** Connects as admin and collects every frame. */
-async function connect(port: number, token: string): Promise<{ ws: WebSocket; frames: Frame[]; call: (method: string, params?: unknown) => Promise<Frame> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  const frames: Frame[] = [];
-  const waiting = new Map<unknown, (f: Frame) => void>();
-  ws.on("message", (data) => {
-    const f = JSON.parse(data.toString()) as Frame;
-    frames.push(f);
-    if (f.type === "res") waiting.get(f.id ?? null)?.(f);
-  });
-  let next = 0;
-  const call = (method: string, params?: unknown) =>
-    new Promise<Frame>((resolve) => {
-      const id = ++next;
-      waiting.set(id, resolve);
-      ws.send(JSON.stringify({ type: "req", id, method, ...(params === undefined ? {} : { params }) }));
-    });
-  await new Promise<Frame>((resolve) => {
-    waiting.set(null, resolve);
-    ws.send(JSON.stringify({ type: "connect", protocol: 1, token, client: { name: "e2e" }, role: "admin" }));
-  });
-  return { ws, frames, call };
-}
+import { connect, serve, stop } from "../support/gateway.js";
 
 describe("agent turns end to end (real gateway, scripted model, signed example skills, real sandbox)", () => {
   let dir: string;

@@ -15,6 +15,7 @@ import { listDir, readText, removeFile, workspaceDir, writeText } from "../../ru
 import { SkillgateError } from "../../runtime/errors.js";
 import { checkCapability, type NetTarget } from "../../sandbox/index.js";
 import { type Manifest, parseManifest } from "../../skills-registry/index.js";
+import { failure } from "../support/failure.js";
 
 interface FetchLimits {
   maxResponseBytes: number;
@@ -28,17 +29,6 @@ function manifestFetch(manifest: Manifest, first: NetTarget, args: Json, limits:
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-/** The error a call must fail with, checked to be a coded SkillgateError. */
-async function failure(pending: Promise<unknown> | (() => unknown)): Promise<SkillgateError> {
-  try {
-    await (typeof pending === "function" ? pending() : pending);
-  } catch (err) {
-    assert.ok(err instanceof SkillgateError, `expected a SkillgateError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("the call was expected to fail");
-}
 
 describe("workspace files", () => {
   let dir: string;

@@ -8,9 +8,10 @@ export interface CliRun {
 }
 
 /** Runs the real CLI in a child process, as a user would. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): CliRun {
   const child = spawnSync(process.execPath, [CLI_PATH, ...args], {
     encoding: "utf8",
+    input: options.input,
     env: { PATH: process.env.PATH, ...options.env },
     cwd: options.cwd,
     timeout: 60_000,

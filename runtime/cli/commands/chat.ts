@@ -13,13 +13,38 @@ const Options = z.object({
   url: z.string().url().optional(),
 });
 
-/** The running gateway, as the operator: URL from config (or --url), token from the state dir. */
-export async function connectOperator(cli: CliContext, url: string | undefined, onEvent?: Parameters<typeof GatewayClient.connect>[3]): Promise<{ client: GatewayClient; url: string }> {
+/** The address the running gateway wrote at start, if its process is still alive. */
+async function runningGatewayUrl(cli: CliContext): Promise<string | undefined> {
+  const text = await readTextIfExists(cli.paths.gatewayAddress);
+  if (!text) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = z.object({ url: z.string().regex(/^ws:\/\/[^\s]+\/ws$/), pid: z.number().int().positive() }).safeParse(json);
+  if (!parsed.success) return undefined;
+  try {
+    process.kill(parsed.data.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return parsed.data.url;
+}
+
+/** The running gateway, as the operator (or admin): URL from config (or --url), token from the state dir. */
+export async function connectOperator(
+  cli: CliContext,
+  url: string | undefined,
+  onEvent?: Parameters<typeof GatewayClient.connect>[3],
+  role: "operator" | "admin" = "operator",
+): Promise<{ client: GatewayClient; url: string }> {
   const config = await cli.config();
   const token = (await readTextIfExists(cli.paths.operatorToken))?.trim();
   if (!token) throw new SkillgateError("NOT_INITIALIZED", "no operator token; run 'skillgate init'");
-  const target = url ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
-  return { client: await GatewayClient.connect(target, token, "operator", onEvent), url: target };
+  const target = url ?? (await runningGatewayUrl(cli)) ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
+  return { client: await GatewayClient.connect(target, token, role, onEvent), url: target };
 }
 
 export function registerChat(program: Command): void {

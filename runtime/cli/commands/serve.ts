@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
 import { readLockfile } from "../../../skills-registry/index.js";
@@ -9,6 +10,7 @@ import { createHookSecret, HookBody, loadHookSecrets, SIGNATURE_HEADER, signatur
 import { createLogger } from "../../logger.js";
 import { controlMethods } from "../../gateway/control-methods.js";
 import { Scrubber } from "../../secrets/scrubber.js";
+import { writePrivateFile } from "../../state/files.js";
 import { ensureOperatorToken, ensureState } from "../../state/init.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
 import { installExampleSkills } from "../../skills/example-registry.js";
@@ -137,6 +139,7 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
   host.control.approvals.setNotifier((approval) => gateway.broadcast("approval.requested", approval as unknown as Parameters<typeof gateway.broadcast>[1], ["operator", "admin"]));
   const address = gateway.address;
   await audit.append({ actor: "gateway", kind: "system", type: "gateway.start", data: { host: address.host, port: address.port } });
+  await writePrivateFile(cli.paths.gatewayAddress, `${JSON.stringify({ url: `ws://${address.host}:${address.port}/ws`, pid: process.pid })}\n`);
   cli.print(`skillgate gateway listening on ws://${address.host}:${address.port}/ws (health: http://${address.host}:${address.port}/healthz)`, { ok: true, host: address.host, port: address.port });
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -147,6 +150,7 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
     process.once("SIGINT", stop);
   });
   await gateway.close();
+  await rm(cli.paths.gatewayAddress, { force: true });
   await host.close();
   await audit.append({ actor: "gateway", kind: "system", type: "gateway.stop", data: { uptimeMs: Date.now() - started } });
   // close() signs the final checkpoint.
