@@ -8,6 +8,9 @@ import { loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import { isLoopback } from "../../gateway/server.js";
 import { type CliContext, contextOf } from "../context.js";
+import { PolicyEngine } from "../../policy/engine.js";
+import { MASTER_KEY_ENV } from "../../secrets/master-key.js";
+import { inHome } from "../../state/state-dir.js";
 
 const PROBE = fileURLToPath(new URL("../../../sandbox/ivm-probe.js", import.meta.url));
 
@@ -53,7 +56,8 @@ async function stateChecks(cli: CliContext): Promise<Check[]> {
   } catch (err) {
     checks.push({ wall: "config", active: false, detail: (err as Error).message });
   }
-  for (const path of [cli.paths.auditSigningKey, cli.paths.operatorToken, cli.paths.config]) {
+  const keyFiles = [cli.paths.auditSigningKey, cli.paths.operatorToken, cli.paths.config, ...(process.env[MASTER_KEY_ENV] ? [] : [cli.paths.masterKey])];
+  for (const path of keyFiles) {
     try {
       const mode = (await stat(path)).mode & 0o777;
       checks.push({ wall: `permissions ${basename(path)}`, active: (mode & 0o077) === 0, detail: `mode ${mode.toString(8).padStart(4, "0")}${mode & 0o077 ? ": readable by others; chmod 600" : ""}` });
@@ -76,6 +80,12 @@ async function stateChecks(cli: CliContext): Promise<Check[]> {
           ...revokedHeld.map((k) => `revoked key still listed under ${k}`),
         ].join("; "),
     });
+    try {
+      const engine = await PolicyEngine.load(config.policy.files.map((f) => inHome(cli.paths.home, f)));
+      checks.push({ wall: "policy", active: true, detail: `${engine.ids.length} Cedar policies parse (${config.policy.files.length ? config.policy.files.join(", ") : "shipped defaults"})` });
+    } catch (err) {
+      checks.push({ wall: "policy", active: false, detail: (err as Error).message });
+    }
   }
   return checks;
 }
