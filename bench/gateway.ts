@@ -3,12 +3,13 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CapabilityHandler } from "../sandbox/index.js";
 import { openAuditLog } from "../runtime/audit-log.js";
 import { loadConfig, saveConfig } from "../runtime/config/load.js";
 import { defaultCapabilityHandler } from "../runtime/effects/capability-handler.js";
-import { AgentHost } from "../runtime/gateway/agent-host.js";
-import { Gateway } from "../runtime/gateway/server.js";
+import { startGateway } from "../runtime/gateway/running-gateway.js";
 import { createLogger } from "../runtime/logger.js";
+import { Scrubber } from "../runtime/secrets/scrubber.js";
 import { installExampleSkills } from "../runtime/skills/example-registry.js";
 import { ensureOperatorToken, ensureState } from "../runtime/state/init.js";
 import type { StatePaths } from "../runtime/state/state-dir.js";
@@ -77,11 +78,13 @@ async function setUp(home: string): Promise<StatePaths> {
 async function run(paths: StatePaths, sandboxed: boolean, sessions: number, turns: number): Promise<RunResult> {
   const config = await loadConfig(paths.config);
   const logger = createLogger({ level: "silent" });
-  const audit = await openAuditLog(paths, config);
-  const invoker = sandboxed ? undefined : inProcessNotes(defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit, logger }));
-  const host = await AgentHost.start({ paths, config, audit, logger, ...(invoker ? { invoker } : {}) });
   const { token } = await ensureOperatorToken(paths);
-  const gateway = await Gateway.start({ host: "127.0.0.1", port: 0, token, logger, audit, methods: host.methods(), limits: { ratePerSecond: 1000 } });
+  // The baseline's tools perform the same effects through the same handler, on the gateway's audit log (open once it starts).
+  const late: { handler?: CapabilityHandler } = {};
+  const invoker = sandboxed ? undefined : inProcessNotes((call) => (late.handler as CapabilityHandler)(call));
+  const running = await startGateway({ paths, config, logger, scrubber: new Scrubber(), token, host: "127.0.0.1", port: 0, limits: { ratePerSecond: 1000 }, ...(invoker ? { invoker } : {}) });
+  late.handler = defaultCapabilityHandler({ workspacesRoot: paths.workspacesDir, audit: running.audit, logger });
+  const gateway = running.gateway;
   let load: ReturnType<typeof fork> | undefined;
   try {
     const idleRssMb = (process.memoryUsage().rss / 1024 + workersRssKb(undefined)) / 1024;
@@ -110,9 +113,7 @@ async function run(paths: StatePaths, sandboxed: boolean, sessions: number, turn
     };
   } finally {
     load?.kill();
-    await gateway.close();
-    await host.close();
-    await audit.close();
+    await running.close();
   }
 }
 

@@ -10,9 +10,9 @@ export const REDACTED_KEYS = ["token", "secret", "password", "authorization", "c
  * `scrub`, when given, sees every serialised line: the vault's scrubber replaces any stored
  * secret, in any encoding, wherever it appears — values, messages, keys.
  */
-export function createLogger(options: { level?: string; scrub?: (line: string) => string } = {}): Logger {
+export function createLogger(options: { level?: string; scrub?: (line: string) => string; stream?: { write(line: string): void } } = {}): Logger {
   const paths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `headers.${k}`]);
-  const dest = pino.destination({ dest: 2, sync: true });
+  const dest = options.stream ?? pino.destination({ dest: 2, sync: true });
   const scrub = options.scrub;
   return pino(
     {
@@ -20,6 +20,6 @@ export function createLogger(options: { level?: string; scrub?: (line: string) =
       base: { app: "skillgate" },
       redact: { paths, censor: "[REDACTED]" },
     },
-    scrub ? { write: (line: string) => dest.write(scrub(line)) } : dest,
+    scrub ? { write: (line: string) => void dest.write(scrub(line)) } : dest,
   );
 }

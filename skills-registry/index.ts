@@ -21,6 +21,6 @@ export { type LockedSkill, type Lockfile, readLockfile, type SignerIdentity } fr
 export { readPackage } from "./install/read-package.js";
 export { removeSkill } from "./install/remove.js";
 export { revocationOf } from "./install/status.js";
-export { bundlePath, skillDir } from "./install/store.js";
+export { bundlePath, contentDigest, skillDir, storedContentDigest } from "./install/store.js";
 export { readPackageAndBundle } from "./registry/fetch-source.js";
 export { parseSkillRef, publishToRegistry, resolveFromRegistry } from "./registry/static-registry.js";

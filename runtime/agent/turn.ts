@@ -82,10 +82,12 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
   await state.appendMessage(session, { role: "user", content: text }, now());
   ctx.events.emit("turn.started", { turn, session });
   let toolCalls = 0;
+  // Messages this turn has added so far: the model's view always holds the whole current turn.
+  let turnMessages = 1;
   try {
     for (let step = 0; step < ctx.maxSteps; step++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      const history = contextWindow(await state.messages(session, ctx.contextMessages), ctx.contextTokens);
+      const history = contextWindow(await state.messages(session, Math.max(ctx.contextMessages, turnMessages)), ctx.contextTokens);
       const tools = ctx.spawnSubagent ? [...ctx.tools.specs(), SPAWN_SPEC] : ctx.tools.specs();
       const out = await ctx.model.complete({ system: ctx.system, messages: history, tools });
       await audit.append({
@@ -98,6 +100,7 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
       });
       const assistant: StoredMessage = { role: "assistant", content: out.text, ...(out.toolCalls.length ? { toolCalls: out.toolCalls } : {}) };
       await state.appendMessage(session, assistant, now());
+      turnMessages += 1;
       if (out.toolCalls.length === 0) {
         await state.finishTurn(turn, "done", now());
         ctx.events.emit("turn.reply", { turn, text: out.text });
@@ -108,6 +111,7 @@ export async function runTurn(ctx: TurnContext, text: string): Promise<TurnResul
         const idx = toolCalls++;
         const content = await runToolCall(ctx, turn, idx, call);
         await state.appendMessage(session, { role: "tool", content, toolCallId: call.id }, now());
+        turnMessages += 1;
       }
     }
     const reply = `Stopped after ${ctx.maxSteps} steps without a final answer.`;

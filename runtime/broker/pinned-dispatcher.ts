@@ -45,10 +45,8 @@ export async function resolveAllowed(host: string, allowedHosts: readonly string
     const cls: AddressClass = classifyAddress(a.address);
     if (cls === "public") continue;
     if (allowed && (cls !== "metadata" || family)) continue;
-    throw new SkillgateError(
-      "EGRESS_REFUSED",
-      `${bare} ${family ? "is" : "resolves to"} a ${cls} address; the operator has not allowed it (egress.allowPrivateHosts)`,
-    );
+    const why = allowed ? "metadata addresses are reachable only as an IP literal listed in egress.allowPrivateHosts" : "the operator has not allowed it (egress.allowPrivateHosts)";
+    throw new SkillgateError("EGRESS_REFUSED", `${bare} ${family ? "is" : "resolves to"} a ${cls} address; ${why}`);
   }
   return answers[0]!;
 }

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditLog } from "../../audit/index.js";
 import type { InvokeResult, SandboxSkill } from "../../sandbox/index.js";
-import { checkPackageContents, type Manifest, readLockfile, revocationOf, skillDir, type TrustPolicy } from "../../skills-registry/index.js";
+import { checkPackageContents, type Manifest, readLockfile, revocationOf, skillDir, storedContentDigest, type TrustPolicy } from "../../skills-registry/index.js";
 import { readSkillDir } from "./read-dir.js";
 import { startSandboxPool } from "../effects/sandbox-pool.js";
 import { SkillgateError } from "../errors.js";
@@ -16,6 +16,16 @@ export async function loadInstalledSkill(paths: StatePaths, policy: TrustPolicy,
   if (!locked) throw new SkillgateError("SKILL_NOT_INSTALLED", `${name} is not installed`);
   const disabled = revocationOf(locked, policy);
   if (disabled) throw new SkillgateError("SKILL_DISABLED", `${name} is disabled: ${disabled}`);
+  // The store is read-only, but not beyond the reach of whoever owns the files: check what is there now.
+  if (locked.content) {
+    let now: string;
+    try {
+      now = await storedContentDigest(paths.skillsDir, locked.sha256);
+    } catch (err) {
+      throw new SkillgateError("SKILL_TAMPERED", `${name}: its stored files cannot be read as a package (${(err as { code?: string }).code ?? "error"})`);
+    }
+    if (now !== locked.content) throw new SkillgateError("SKILL_TAMPERED", `${name}: its files changed after install; reinstall it from a signed package`);
+  }
   const code = await readFile(join(skillDir(paths.skillsDir, locked.sha256), locked.manifest.entry), "utf8");
   return { name, digest: locked.sha256, code, manifest: locked.manifest };
 }

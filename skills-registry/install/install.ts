@@ -8,7 +8,7 @@ import type { TrustedRoot } from "../verify/trusted-root.js";
 import { type CapabilityChange, capabilityDiff } from "./capability-diff.js";
 import { type LockedSkill, readLockfile, writeLockfile } from "./lockfile.js";
 import { readPackage } from "./read-package.js";
-import { storePackage } from "./store.js";
+import { contentDigest, storePackage } from "./store.js";
 
 export interface InstallRequest {
   tarball: Buffer;
@@ -75,6 +75,7 @@ export async function installSkill(req: InstallRequest): Promise<InstallResult> 
   lock.skills[manifest.name] = {
     version: manifest.version,
     sha256: verified.sha256,
+    content: contentDigest(files),
     signer: verified.signer,
     manifest,
     installedAt: (req.clock?.() ?? new Date()).toISOString(),

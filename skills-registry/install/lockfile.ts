@@ -14,6 +14,8 @@ export const LockedSkillSchema = z
   .object({
     version: z.string(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** contentDigest of the installed files: checked at every load (absent in lockfiles from before it existed). */
+    content: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     signer: SignerSchema,
     /** The manifest as installed: what the operator granted is exactly what it declares. */
     manifest: ManifestSchema,

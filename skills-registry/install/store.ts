@@ -1,8 +1,23 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { RegistryError } from "../errors.js";
-import type { PackFile } from "../pack/collect.js";
+import { collectSkillFiles, type PackFile } from "../pack/collect.js";
+
+/**
+ * A digest of a package's files (each path with the sha256 of its bytes, in byte order),
+ * independent of tar and gzip: recorded at install, checked at every load, so a file
+ * changed in the store after install is caught.
+ */
+export function contentDigest(files: PackFile[]): string {
+  const lines = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((f) => `${createHash("sha256").update(f.content).digest("hex")}  ${f.path}\n`);
+  return createHash("sha256").update(lines.join("")).digest("hex");
+}
+
+/** The content digest of what is in the store now, read under the same rules as packing. */
+export async function storedContentDigest(storeDir: string, sha256: string): Promise<string> {
+  return contentDigest(await collectSkillFiles(skillDir(storeDir, sha256)));
+}
 
 /** Where a package's files live: `<store>/<sha256>/`, named by the tarball's digest. */
 export function skillDir(storeDir: string, sha256: string): string {

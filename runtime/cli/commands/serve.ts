@@ -1,14 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
-import { readLockfile } from "../../../skills-registry/index.js";
 import { openAuditLog } from "../../audit-log.js";
-import { AgentHost } from "../../gateway/agent-host.js";
-import { Gateway, type HttpRoute, type MethodHandler } from "../../gateway/server.js";
-import { createHookSecret, HookBody, loadHookSecrets, SIGNATURE_HEADER, signatureValid } from "../../gateway/hooks.js";
+import { createHookSecret, SIGNATURE_HEADER } from "../../gateway/hooks.js";
+import { startGateway } from "../../gateway/running-gateway.js";
 import { createLogger } from "../../logger.js";
-import { controlMethods } from "../../gateway/control-methods.js";
 import { Scrubber } from "../../secrets/scrubber.js";
 import { writePrivateFile } from "../../state/files.js";
 import { ensureOperatorToken, ensureState } from "../../state/init.js";
@@ -78,67 +74,18 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
   const logger = createLogger({ level: config.log.level, scrub: (line) => scrubber.scrub(line) });
   const { token, created } = await ensureOperatorToken(cli.paths);
   if (created) cli.note(`Operator token (shown once; kept in keys/operator.token, 0600): ${token}`);
-  const audit = await openAuditLog(cli.paths, config);
-  const started = Date.now();
-  const methods: Record<string, MethodHandler> = {
-    ping: async () => ({ pong: true }),
-    "gateway.info": async () => ({ version: "0.1.0", protocol: 1, uptimeMs: Date.now() - started, auditEntries: audit.size }),
-    "skills.list": async () => {
-      const lock = await readLockfile(cli.paths.lockfile);
-      return Object.entries(lock.skills).map(([name, s]) => ({ name, version: s.version, sha256: s.sha256, publisher: s.signer.publisher }));
-    },
-    "audit.checkpoint": async () => {
-      const c = await audit.checkpoint();
-      return { size: c.size, rootHex: c.rootHex };
-    },
-  };
-  let gateway: Gateway;
-  let host: AgentHost;
-  try {
-    host = await AgentHost.start({ paths: cli.paths, config, audit, logger, scrubber });
-  } catch (err) {
-    await audit.close();
-    throw err;
-  }
-  Object.assign(methods, host.methods(), controlMethods({ ...host.control, audit }));
-  const hookSecrets = await loadHookSecrets(cli.paths.keysDir);
-  const hooks: HttpRoute = async (req, body): ReturnType<HttpRoute> => {
-    const id = (req.url ?? "").slice("/hooks/".length);
-    const secret = hookSecrets.get(id);
-    if (!secret || !signatureValid(secret, body, req.headers[SIGNATURE_HEADER] as string | undefined)) {
-      await audit.append({ actor: "gateway", kind: "system", type: "auth.failed", data: { channel: "webhook", hook: id.slice(0, 64), remote: req.socket.remoteAddress ?? "unknown" } });
-      return { status: 401, body: { ok: false, error: { code: "UNAUTHORIZED", message: "unknown hook or bad signature" } } };
-    }
-    let parsed;
-    try {
-      parsed = HookBody.safeParse(JSON.parse(body.toString("utf8")));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) return { status: 400, body: { ok: false, error: { code: "BAD_REQUEST", message: "body must be {\"text\": …}" } } };
-    // A webhook's sender is not the session's owner: what it says is untrusted input.
-    const result = await host.turn(host.agent(parsed.data.agent), `hook:${randomUUID()}`, parsed.data.text, () => {}, undefined, `webhook ${id}`);
-    return { status: 200, body: { ok: true, session: result.session, turn: result.turn, reply: result.reply, toolCalls: result.toolCalls } };
-  };
-  try {
-    gateway = await Gateway.start({
-      host: o.host ?? config.gateway.host,
-      port: o.port ?? config.gateway.port,
-      token,
-      insecurePublic: o.insecurePublic ?? false,
-      logger,
-      audit,
-      methods,
-      http: { "/hooks/": hooks },
-    });
-  } catch (err) {
-    await host.close();
-    await audit.close();
-    throw err;
-  }
-  host.control.approvals.setNotifier((approval) => gateway.broadcast("approval.requested", approval as unknown as Parameters<typeof gateway.broadcast>[1], ["operator", "admin"]));
+  const running = await startGateway({
+    paths: cli.paths,
+    config,
+    logger,
+    scrubber,
+    token,
+    host: o.host ?? config.gateway.host,
+    port: o.port ?? config.gateway.port,
+    insecurePublic: o.insecurePublic ?? false,
+  });
+  const { gateway } = running;
   const address = gateway.address;
-  await audit.append({ actor: "gateway", kind: "system", type: "gateway.start", data: { host: address.host, port: address.port } });
   await writePrivateFile(cli.paths.gatewayAddress, `${JSON.stringify({ url: `ws://${address.host}:${address.port}/ws`, pid: process.pid })}\n`);
   cli.print(`skillgate gateway listening on ws://${address.host}:${address.port}/ws (health: http://${address.host}:${address.port}/healthz)`, { ok: true, host: address.host, port: address.port });
   await new Promise<void>((resolve) => {
@@ -149,10 +96,6 @@ async function runGateway(cli: CliContext, o: z.infer<typeof Options>): Promise<
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
-  await gateway.close();
   await rm(cli.paths.gatewayAddress, { force: true });
-  await host.close();
-  await audit.append({ actor: "gateway", kind: "system", type: "gateway.stop", data: { uptimeMs: Date.now() - started } });
-  // close() signs the final checkpoint.
-  await audit.close();
+  await running.close();
 }
