@@ -2,6 +2,7 @@ import { benchAudit } from "./audit.js";
 import { benchGateway } from "./gateway.js";
 import { benchRegistry } from "./registry.js";
 import { benchSandbox } from "./sandbox.js";
+import { benchStartup } from "./startup.js";
 import { machine, printTable } from "./report.js";
 
 /** `npm run bench [-- --quick]`: every benchmark, each figure beside its in-run baseline. */
@@ -15,3 +16,6 @@ for (const note of sandbox.notes) console.log(`\n${note}`);
 const gateway = await benchGateway({ quick });
 printTable("Gateway", gateway.rows);
 for (const note of gateway.notes) console.log(`\n${note}`);
+const startup = await benchStartup({ quick });
+printTable("Gateway start", startup.rows);
+for (const note of startup.notes) console.log(`\n${note}`);
