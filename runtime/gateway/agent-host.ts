@@ -6,7 +6,6 @@ import type { AuditLog } from "../../audit/index.js";
 import type { SandboxPool, SandboxSkill } from "../../sandbox/index.js";
 import { parseSkillMd, readLockfile, skillDir } from "../../skills-registry/index.js";
 import type { ModelClient } from "../agent/model.js";
-import { OpenAIModel } from "../agent/openai-model.js";
 import { loadScript } from "../agent/load-script.js";
 import { ScriptedModel } from "../agent/scripted-model.js";
 import { ToolRegistry } from "../agent/tool-registry.js";
@@ -44,6 +43,8 @@ async function modelFor(paths: StatePaths, agent: Config["agents"][number]): Pro
   if (agent.model.provider === "scripted") return new ScriptedModel(await loadScript(inHome(paths.home, agent.model.script)));
   const apiKey = process.env[agent.model.apiKeyEnv];
   if (!apiKey) throw new SkillgateError("MODEL_KEY_MISSING", `agent ${agent.id}: set ${agent.model.apiKeyEnv} to the model endpoint's API key`);
+  // Loaded only when an agent uses an endpoint: the SDK is a noticeable share of start time.
+  const { OpenAIModel } = await import("../agent/openai-model.js");
   return new OpenAIModel({ model: agent.model.model, baseURL: agent.model.baseURL, apiKey });
 }
 

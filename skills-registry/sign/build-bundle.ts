@@ -1,5 +1,5 @@
 import { bundleToJSON } from "@sigstore/bundle";
-import { DSSEBundleBuilder, type Signer, type Witness } from "@sigstore/sign";
+import type { Signer, Witness } from "@sigstore/sign";
 import { RegistryError } from "../errors.js";
 import { IN_TOTO_PAYLOAD_TYPE, type SkillSubject, skillStatement } from "./statement.js";
 
@@ -10,6 +10,8 @@ export type BundleJson = ReturnType<typeof bundleToJSON>;
 export async function buildSkillBundle(subject: SkillSubject, signer: Signer, witnesses: Witness[]): Promise<BundleJson> {
   const payload = Buffer.from(JSON.stringify(skillStatement(subject)), "utf8");
   try {
+    // Loaded on use: only signing needs it, and the gateway starts faster without it.
+    const { DSSEBundleBuilder } = await import("@sigstore/sign");
     const bundle = await new DSSEBundleBuilder({ signer, witnesses }).create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE });
     return bundleToJSON(bundle);
   } catch (err) {

@@ -1,14 +1,4 @@
-import {
-  CIContextProvider,
-  DEFAULT_FULCIO_URL,
-  DEFAULT_REKOR_URL,
-  FulcioSigner,
-  type IdentityProvider,
-  RekorWitness,
-  type Signer,
-  TSAWitness,
-  type Witness,
-} from "@sigstore/sign";
+import type { IdentityProvider, Signer, Witness } from "@sigstore/sign";
 import { type BundleJson, buildSkillBundle } from "./build-bundle.js";
 import type { SkillSubject } from "./statement.js";
 
@@ -29,7 +19,9 @@ export interface KeylessOptions {
  * Keyless signing: an ephemeral key certified by Fulcio for the OIDC identity, the
  * signature timestamped by a TSA and logged in Rekor, so a verifier needs no key of ours.
  */
-export function signSkillKeyless(subject: SkillSubject, options: KeylessOptions = {}): Promise<BundleJson> {
+export async function signSkillKeyless(subject: SkillSubject, options: KeylessOptions = {}): Promise<BundleJson> {
+  // Loaded on use: the gateway and the verifier never sign, and start faster without it.
+  const { CIContextProvider, DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, FulcioSigner, RekorWitness, TSAWitness } = await import("@sigstore/sign");
   const signer =
     options.signer ??
     new FulcioSigner({
