@@ -24,23 +24,28 @@ function parse<T>(schema: z.ZodType<T>, params: unknown): T {
   return r.data;
 }
 
+/** Approvals (operator and admin roles): list what waits, and answer it. */
+export function approvalMethods(approvals: ApprovalBook): Record<string, MethodHandler> {
+  return {
+    "approvals.list": async () => approvals.list() as unknown as Json,
+    "approval.resolve": async (ctx, params) => {
+      const p = parse(ResolveParams, params);
+      const a = await approvals.resolve(p.id, p.decision, { role: ctx.role, client: ctx.client }, p.hash);
+      return { id: a.id, decision: p.decision, tool: a.tool, session: a.session };
+    },
+  };
+}
+
 /**
- * The operator's and admin's control methods: approvals (operator) and the secret vault
- * (admin). Secret values come in and are never sent back, logged or audited; every change
- * refreshes the scrubber at once.
+ * The secret vault (admin role). Values come in and are never sent back, logged or
+ * audited; every change refreshes the scrubber at once.
  */
-export function controlMethods(c: { vault: Vault; scrubber: Scrubber; approvals: ApprovalBook; audit: AuditLog }): Record<string, MethodHandler> {
+export function secretMethods(c: { vault: Vault; scrubber: Scrubber; audit: AuditLog }): Record<string, MethodHandler> {
   const changed = async (ctx: MethodContext, type: string, data: Record<string, Json>) => {
     c.scrubber.update(await c.vault.values());
     await c.audit.append({ actor: `${ctx.role}:${ctx.client.slice(0, 64)}`, kind: "system", type, data });
   };
   return {
-    "approvals.list": async () => c.approvals.list() as unknown as Json,
-    "approval.resolve": async (ctx, params) => {
-      const p = parse(ResolveParams, params);
-      const a = await c.approvals.resolve(p.id, p.decision, { role: ctx.role, client: ctx.client }, p.hash);
-      return { id: a.id, decision: p.decision, tool: a.tool, session: a.session };
-    },
     "secrets.list": async () => (await c.vault.list()) as unknown as Json,
     "secrets.set": async (ctx, params) => {
       const { ref, value, ...binding } = parse(SetParams, params);

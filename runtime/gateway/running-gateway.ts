@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { Scrubber } from "../secrets/scrubber.js";
 import type { StatePaths } from "../state/state-dir.js";
 import { AgentHost, type HostedInvoker } from "./agent-host.js";
-import { controlMethods } from "./control-methods.js";
+import { approvalMethods, secretMethods } from "./control-methods.js";
 import { HookBody, loadHookSecrets, SIGNATURE_HEADER, signatureValid } from "./hooks.js";
 import { type ConnectionLimits, Gateway, type HttpRoute, type MethodHandler } from "./server.js";
 
@@ -90,7 +90,8 @@ export async function startGateway(o: GatewayStartOptions): Promise<RunningGatew
       return { size: c.size, rootHex: c.rootHex };
     },
     ...host.methods(),
-    ...controlMethods({ ...host.control, audit }),
+    ...approvalMethods(host.control.approvals),
+    ...secretMethods({ ...host.control, audit }),
   };
   let gateway: Gateway;
   try {

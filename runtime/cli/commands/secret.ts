@@ -2,8 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { openAuditLog } from "../../audit-log.js";
 import { SkillgateError } from "../../errors.js";
-import { controlMethods } from "../../gateway/control-methods.js";
-import { ApprovalBook } from "../../approvals/approval-book.js";
+import { secretMethods } from "../../gateway/control-methods.js";
 import { loadMasterKey } from "../../secrets/master-key.js";
 import { Scrubber } from "../../secrets/scrubber.js";
 import { SecretRefSchema, Vault } from "../../secrets/vault.js";
@@ -70,7 +69,7 @@ async function vaultCall(cli: CliContext, method: string, params: Record<string,
   const state = await StateDb.open(cli.paths.stateDb);
   try {
     const vault = await Vault.open(state, await loadMasterKey(cli.paths.masterKey));
-    const methods = controlMethods({ vault, scrubber: new Scrubber(), approvals: new ApprovalBook(audit), audit });
+    const methods = secretMethods({ vault, scrubber: new Scrubber(), audit });
     return await methods[method]!({ connectionId: "cli", role: "admin", client: "cli", emit: () => undefined }, params);
   } finally {
     await state.close();
