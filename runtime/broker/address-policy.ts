@@ -37,28 +37,36 @@ for (const [cls, network, prefix, family] of ranges) {
   lists.set(cls, list);
 }
 
+/** The eight 16-bit groups of an IPv6 address (dotted IPv4 tails included), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const b = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const [head, tail, extra] = text.split("::");
+  if (extra !== undefined) return undefined;
+  const parse = (part: string | undefined) => (part ? part.split(":").map((g) => parseInt(g, 16)) : []);
+  const h = parse(head);
+  const t = parse(tail);
+  const groups = tail === undefined ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
 /**
- * The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-translated, NAT64 and the
- * deprecated IPv4-compatible forms), if any. The address is first put in the URL parser's
- * canonical compressed form, so `64:ff9b:0:0:0:0:a9fe:a9fe` and `64:ff9b::a9fe:a9fe` agree.
+ * The IPv4 address an IPv6 address carries, if any: IPv4-mapped (::ffff:0:0/96),
+ * IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96) and the deprecated
+ * IPv4-compatible form (::/96). Compared group by group, so every spelling agrees.
  */
 function embeddedIpv4(address: string): string | undefined {
-  let lower: string;
-  try {
-    lower = new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
-  const prefix = "(?:::ffff:0:|::ffff:|64:ff9b::|::)";
-  const dotted = new RegExp(`^${prefix}(\\d+\\.\\d+\\.\\d+\\.\\d+)$`).exec(lower);
-  if (dotted) return dotted[1];
-  const hex = new RegExp(`^${prefix}([0-9a-f]{1,4}):([0-9a-f]{1,4})$`).exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1]!, 16);
-    const lo = parseInt(hex[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return undefined;
+  const g = ipv6Groups(address);
+  if (!g) return undefined;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const carries =
+    (zero(0, 5) && g[5] === 0xffff) || (zero(0, 4) && g[4] === 0xffff && g[5] === 0) || (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) || (zero(0, 6) && g[6] !== 0);
+  if (!carries) return undefined;
+  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
 }
 
 /** Where an address points: only `public` is reachable without the operator's say-so. */

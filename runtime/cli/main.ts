@@ -47,6 +47,10 @@ function buildProgram(): Command {
   return program;
 }
 
+function oneLine(message: string): string {
+  return (message.split("\n")[0] ?? "").replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 1000);
+}
+
 function fail(code: string, message: string, exitCode: number, json: boolean): void {
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
   process.stderr.write(`skillgate: ${code}: ${message}\n`);
@@ -64,7 +68,8 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = err.exitCode;
         return;
       }
-      fail("USAGE", err.message.replace(/^error: /, ""), 2, json);
+      // One line, and no control characters from the argument that caused it.
+      fail("USAGE", oneLine(err.message.replace(/^error: /, "")), 2, json);
       return;
     }
     const summary = summarizeError(err);

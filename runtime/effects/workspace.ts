@@ -34,7 +34,9 @@ async function resolveInside(root: string, path: string, options: { create?: boo
     try {
       info = await lstat(current);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // Never the raw error: its message names the host's absolute workspace path.
+      if (code !== "ENOENT") throw refused(`${JSON.stringify(path)} cannot be used (${code ?? "error"})`);
       if (options.create && i < parts.length - 1) {
         await mkdir(current, { mode: 0o700 });
         continue;

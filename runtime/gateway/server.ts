@@ -187,7 +187,8 @@ export class Gateway {
         return;
       }
       const id = typeof value === "object" && value !== null && "id" in value ? (value as { id: unknown }).id : null;
-      const safeId: Json = typeof id === "string" && id.length <= 64 ? id : typeof id === "number" && Number.isSafeInteger(id) ? id : null;
+      // Echo the id only if it is one the protocol allows (so every reply is a valid frame).
+      const safeId: Json = ReqFrame.shape.id.safeParse(id).success ? (id as string | number) : null;
       const parsed = ReqFrame.safeParse(value);
       if (!parsed.success) return strike(safeId, "BAD_FRAME", `not a request frame: ${parsed.error.issues[0]?.path.join(".") || "(root)"} ${parsed.error.issues[0]?.message ?? ""}`.trim());
       const frame = parsed.data;

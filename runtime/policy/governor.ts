@@ -27,7 +27,7 @@ interface ActiveCall {
 
 /** Hosts lowercased without a trailing dot; Cedar compares strings, it does not normalise. */
 export function canonicalHost(host: string): string {
-  return host.toLowerCase().replace(/\.$/, "");
+  return host.toLowerCase().replace(/\.+$/, "");
 }
 
 /**

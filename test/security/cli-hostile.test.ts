@@ -476,7 +476,6 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
 
   it(
     "commander's usage errors (typos with suggestions, arguments with newlines) are one stderr line",
-    { todo: "BUG: main.ts prints commander's USAGE message unsplit: `skillgate skill instal x` or `skillgate start --host x` adds a second stderr line `(Did you mean ...?)`, and `skillgate $'bo\\ngus'` echoes the newline (a forged `skillgate: ...` second line is possible); summarizeError first-lines every other error, the commander path does not" },
     async () => {
       for (const args of [["skill", "instal", "x"], ["start", "--host", "127.0.0.1"], ["bo\ngus"], ["--x\nskillgate: OK: forged"]]) await runCase({ args, code: "USAGE" });
     },
@@ -484,7 +483,6 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
 
   it(
     "a --url with a non-WebSocket scheme is a USAGE error, not INTERNAL",
-    { todo: "BUG: `skillgate status --url file:///etc/passwd` (also chat, approvals) passes z.string().url() and the ws library's SyntaxError surfaces as `skillgate: INTERNAL: The URL's protocol must be one of ...`" },
     async () => {
       for (const args of [["status", "--url", "file:///etc/passwd"], ["chat", "--url", "ftp://example.com/ws", "--message", "hi"], ["approvals", "list", "--url", "javascript:alert(1)"]]) {
         await runCase({ args, code: "USAGE" });

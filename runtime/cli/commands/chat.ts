@@ -43,6 +43,7 @@ export async function connectOperator(
   const config = await cli.config();
   const token = (await readTextIfExists(cli.paths.operatorToken))?.trim();
   if (!token) throw new SkillgateError("NOT_INITIALIZED", "no operator token; run 'skillgate init'");
+  if (url !== undefined && !/^wss?:\/\//i.test(url)) throw new SkillgateError("USAGE", "--url: must be a ws:// or wss:// URL");
   const target = url ?? (await runningGatewayUrl(cli)) ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
   return { client: await GatewayClient.connect(target, token, role, onEvent), url: target };
 }
