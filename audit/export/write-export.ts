@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { once } from "node:events";
 import { decodeEntry } from "../entry.js";
@@ -23,8 +23,21 @@ export interface ExportSummary {
  * the verifier key. Nothing in it needs skillgate to check.
  */
 export async function writeExport(source: LogSource, dir: string): Promise<ExportSummary> {
+  // Into a new or empty directory only: never mixed with, or half over, another export.
+  let existing: string[] = [];
+  try {
+    existing = await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR") throw new AuditError("AUDIT_BAD_EXPORT", `${dir} is not a directory`);
+    if (code !== "ENOENT") throw new AuditError("AUDIT_BAD_EXPORT", `cannot use ${dir} (${code ?? "error"})`);
+  }
+  if (existing.length) throw new AuditError("AUDIT_BAD_EXPORT", `${dir} is not empty; export into a new directory`);
   await mkdir(join(dir, EXPORT_FILES.blobs), { recursive: true });
   const out = createWriteStream(join(dir, EXPORT_FILES.entries), { flags: "wx" });
+  // A stream error is thrown where the stream is awaited, not as an unhandled event.
+  const failed = new Promise<never>((_, reject) => out.once("error", reject));
+  failed.catch(() => undefined);
   const range = new CompactRange();
   const blobs = new Set<string>();
   try {
@@ -32,11 +45,11 @@ export async function writeExport(source: LogSource, dir: string): Promise<Expor
       if (bytes.includes(0x0a)) throw new AuditError("AUDIT_BAD_EXPORT", "an entry contains a newline; verify the log first");
       range.append(leafHash(bytes));
       for (const ref of decodeEntry(bytes).blobs) blobs.add(ref.sha256);
-      if (!out.write(bytes) || !out.write("\n")) await once(out, "drain");
+      if (!out.write(bytes) || !out.write("\n")) await Promise.race([once(out, "drain"), failed]);
     }
   } finally {
     out.end();
-    await once(out, "close");
+    await Promise.race([once(out, "close"), failed]);
   }
   let written = 0;
   for (const sha of blobs) {

@@ -523,7 +523,6 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
 
   it(
     "audit export --out an existing directory is refused cleanly and writes nothing into it",
-    { todo: "BUG: `audit export --out DIR` where DIR holds a previous export crashes with an unhandled 'error' event and a stack trace (createWriteStream wx → EEXIST); where DIR holds only export.json it writes entries.jsonl, checkpoints.txt and log.vkey, then fails with raw EEXIST, leaving a half-written export" },
     async () => {
       const env = freshEnv();
       const first = await runCliAsync(["--home", env.home, "audit", "export", "--out", "done-export"], { cwd: env.cwd });
