@@ -137,7 +137,7 @@ interface Plan {
   actor: string;
   args: unknown;
   /** For skill tools: what an approval is bound to. */
-  skill?: { name: string; digest: string; tool: string; effect: string };
+  skill?: { name: string; digest: string };
   perform: (approved: boolean) => Promise<unknown>;
 }
 
@@ -163,16 +163,15 @@ async function plan(ctx: TurnContext, call: ToolCall): Promise<Plan> {
   }
   const resolved = ctx.tools.resolve(call.name);
   if (!resolved) return deny("no such tool among this agent's enabled skills");
-  const effect = resolved.effect;
-  const d = await ctx.governor.toolCall(ctx.session, ctx.agent, ctx.agentPolicy, resolved.skill, resolved.tool, effect);
-  const active = { agent: ctx.agent, policy: ctx.agentPolicy, skill: resolved.skill.name, tool: call.name, effect };
+  const d = await ctx.governor.toolCall(ctx.session, ctx.agent, ctx.agentPolicy, resolved.skill, resolved.tool, resolved.effect);
+  const active = { agent: ctx.agent, policy: ctx.agentPolicy, skill: resolved.skill.name, tool: call.name, effect: resolved.effect };
   return {
     decision: d.decision,
     reason: d.reason,
     policies: d.policies,
     actor: `skill:${resolved.skill.name}`,
     args,
-    skill: { name: resolved.skill.name, digest: resolved.skill.digest, tool: resolved.tool, effect },
+    skill: { name: resolved.skill.name, digest: resolved.skill.digest },
     perform: async (approved) => {
       ctx.governor.begin(ctx.session, { ...active, approved });
       try {
