@@ -513,19 +513,22 @@ export async function run(input) {
 export async function run() {
   const errors = [], promises = [], raw = [];
   const ops = [() => kv.get("k"), () => net.fetch("https://api.example.com/deep"), () => kv.set("k", { a: [1, { b: 2 }] }), () => kv.delete("k")];
+  // Filled in place at the stack limit: growing an array there can itself overflow and lose the record.
+  const firsts = new Array(64).fill(null);
   for (let margin = 0; margin < 64; margin++) {
     // Overflow the stack, unwind "margin" frames, then call the host from there. The
     // promise is returned, never stored, so no stack is needed to keep it.
-    let caught = null;
+    let left = margin;
     const rec = () => {
       try { return rec(); } catch (e) {
-        if (!caught) { caught = { left: margin }; raw.push(e); }
-        if (caught.left-- > 0) throw e;
+        if (firsts[margin] === null) firsts[margin] = e;
+        if (left-- > 0) throw e;
         return ops[margin % ops.length]();
       }
     };
     try { promises.push(rec()); } catch (e) { raw.push(e); }
   }
+  for (const e of firsts) if (e !== null) raw.push(e);
   const settled = [], values = [];
   for (const r of await Promise.allSettled(promises)) {
     if (r.status === "fulfilled") { values.push(r.value); settled.push("ok"); }
