@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { contextOf, parseArg } from "../context.js";
-import { connectOperator } from "./chat.js";
+import { connectOperator, GatewayUrlOptions } from "./chat.js";
 
 interface Pending {
   id: string;
@@ -25,7 +25,7 @@ export function registerApprovals(program: Command): void {
     .description("pending approvals, with the exact arguments each would run with")
     .action(async (raw: unknown, command: Command) => {
       const cli = contextOf(command);
-      const o = parseArg(z.object({ url: z.string().url().optional() }), raw, "options");
+      const o = parseArg(GatewayUrlOptions, raw, "options");
       const { client } = await connectOperator(cli, o.url);
       try {
         const list = (await client.call("approvals.list")) as unknown as Pending[];
@@ -50,7 +50,7 @@ export function registerApprovals(program: Command): void {
       .description(decision === "allow-once" ? "allow that one call, with exactly the arguments listed, once" : "deny it")
       .action(async (id: string, raw: unknown, command: Command) => {
         const cli = contextOf(command);
-        const o = parseArg(z.object({ url: z.string().url().optional() }), raw, "options");
+        const o = parseArg(GatewayUrlOptions, raw, "options");
         const { client } = await connectOperator(cli, o.url);
         try {
           const out = await client.call("approval.resolve", { id: parseArg(Id, id, "id"), decision });

@@ -6,11 +6,13 @@ import { GatewayClient } from "../../gateway/client.js";
 import { readTextIfExists } from "../../state/files.js";
 import { type CliContext, contextOf, parseArg } from "../context.js";
 
-const Options = z.object({
+/** `--url` of the commands that talk to the running gateway: a WebSocket URL, nothing else. */
+export const GatewayUrlOptions = z.object({ url: z.string().url().regex(/^wss?:\/\//i, "must be a ws:// or wss:// URL").optional() });
+
+const Options = GatewayUrlOptions.extend({
   agent: z.string().optional(),
   session: z.string().optional(),
   message: z.string().min(1).optional(),
-  url: z.string().url().optional(),
 });
 
 /** The address the running gateway wrote at start, if its process is still alive. */
@@ -43,7 +45,6 @@ export async function connectOperator(
   const config = await cli.config();
   const token = (await readTextIfExists(cli.paths.operatorToken))?.trim();
   if (!token) throw new SkillgateError("NOT_INITIALIZED", "no operator token; run 'skillgate init'");
-  if (url !== undefined && !/^wss?:\/\//i.test(url)) throw new SkillgateError("USAGE", "--url: must be a ws:// or wss:// URL");
   const target = url ?? (await runningGatewayUrl(cli)) ?? `ws://${config.gateway.host}:${config.gateway.port}/ws`;
   return { client: await GatewayClient.connect(target, token, role, onEvent), url: target };
 }

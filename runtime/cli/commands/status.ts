@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { z } from "zod";
 import { parseCheckpoint, readCheckpointFile } from "../../../audit/index.js";
 import { inHome } from "../../state/state-dir.js";
 import { contextOf, parseArg } from "../context.js";
-import { connectOperator } from "./chat.js";
+import { connectOperator, GatewayUrlOptions } from "./chat.js";
 
 /** Sessions, lanes, workers and the last signed checkpoint of the running gateway. */
 export function registerStatus(program: Command): void {
@@ -13,7 +12,7 @@ export function registerStatus(program: Command): void {
     .option("--url <ws-url>", "gateway URL (default from config)")
     .action(async (raw: unknown, command: Command) => {
       const cli = contextOf(command);
-      const o = parseArg(z.object({ url: z.string().url().optional() }), raw, "options");
+      const o = parseArg(GatewayUrlOptions, raw, "options");
       const config = await cli.config();
       const notes = await readCheckpointFile(inHome(cli.paths.home, config.audit.checkpointFile)).catch(() => [] as string[]);
       const last = notes.at(-1);
