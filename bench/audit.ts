@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type AppendInput, AuditLog, generateNoteKey } from "../audit/index.js";
 import { Sqlite } from "../audit/store/sqlite.js";
-import { printTable, type Row } from "./report.js";
+import { type Area, figure } from "./figure.js";
+import { repeat } from "./measure.js";
 
-function sampleInput(i: number): AppendInput {
+export function sampleInput(i: number, session = `agent:bench:group:${i % 64}`): AppendInput {
   return {
-    session: `agent:bench:group:${i % 64}`,
+    session,
     actor: "broker",
     kind: "touched",
     type: "net.fetch",
@@ -17,22 +18,22 @@ function sampleInput(i: number): AppendInput {
   };
 }
 
-/** Appends with `concurrency` callers in flight, as a busy gateway would. */
-async function appendMany(log: AuditLog, count: number, concurrency: number): Promise<number> {
+/** Appends `count` entries with `concurrency` callers in flight, as a busy gateway would; returns ms. */
+export async function appendMany(log: AuditLog, count: number, concurrency: number, session?: (caller: number) => string): Promise<number> {
   let next = 0;
   const start = performance.now();
-  const worker = async () => {
+  const caller = async (c: number) => {
     while (next < count) {
       const i = next++;
-      await log.append(sampleInput(i));
+      await log.append(sampleInput(i, session?.(c)));
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, c) => caller(c)));
   return performance.now() - start;
 }
 
-/** The same entry bytes inserted with the same driver, pragmas and batch sizes, no hashing. */
-async function rawInserts(path: string, rows: Buffer[], batch: number): Promise<number> {
+/** The same entry bytes inserted with the same driver, pragmas and batch sizes, no hashing; returns ms. */
+export async function rawInserts(path: string, rows: Buffer[], batch: number): Promise<number> {
   const db = await Sqlite.open(path);
   await db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;");
   const start = performance.now();
@@ -51,56 +52,77 @@ async function rawInserts(path: string, rows: Buffer[], batch: number): Promise<
   return ms;
 }
 
-export async function benchAudit(options: { quick: boolean }): Promise<Row[]> {
-  const count = options.quick ? 5_000 : 200_000;
-  const concurrency = options.quick ? 256 : 4096;
+export async function entryBytes(log: AuditLog): Promise<Buffer[]> {
+  const entries: Buffer[] = [];
+  for (let seq = 0; seq < log.size; seq++) {
+    const stored = await log.entry(seq);
+    if (stored) entries.push(stored.bytes);
+  }
+  return entries;
+}
+
+const perSecond = (n: number, ms: number) => (n / ms) * 1000;
+
+interface AuditRun {
+  append: number;
+  raw: number;
+  verify: number;
+  hash: number;
+  batch: number;
+}
+
+async function oneRun(count: number, concurrency: number): Promise<AuditRun> {
   const dir = mkdtempSync(join(tmpdir(), "sg-bench-audit-"));
   try {
     const log = await AuditLog.open({ path: join(dir, "audit.db"), signer: generateNoteKey("bench.local/audit") });
     const appendMs = await appendMany(log, count, concurrency);
-    const entries: Buffer[] = [];
-    for (let seq = 0; seq < log.size; seq++) {
-      const stored = await log.entry(seq);
-      if (stored) entries.push(stored.bytes);
-    }
+    const entries = await entryBytes(log);
     const verifyStart = performance.now();
     const report = await log.verify();
     const verifyMs = performance.now() - verifyStart;
     if (!report.ok) throw new Error(`bench log failed verification: ${report.failure?.message}`);
     await log.close();
 
+    // Group commit can batch at most as many entries as there are callers in flight.
     const batch = Math.max(1, Math.round(count / Math.ceil(count / concurrency)));
     const rawMs = await rawInserts(join(dir, "raw.db"), entries, batch);
     const hashStart = performance.now();
     for (const bytes of entries) createHash("sha256").update(bytes).digest();
     const hashMs = performance.now() - hashStart;
-
-    const perSecond = (n: number, ms: number) => (n / ms) * 1000;
-    return [
-      {
-        what: `durable appends (${concurrency} concurrent callers)`,
-        ours: perSecond(count, appendMs),
-        baseline: perSecond(entries.length, rawMs),
-        unit: "entries/s",
-        baselineName: `raw SQLite inserts, ${batch}/txn`,
-        target: 0.5,
-        floor: 50_000,
-      },
-      {
-        what: "verify whole log",
-        ours: perSecond(entries.length, verifyMs),
-        baseline: perSecond(entries.length, hashMs),
-        unit: "entries/s",
-        baselineName: "raw SHA-256 of the entry bytes",
-        target: 0.5,
-      },
-    ];
+    return { append: perSecond(count, appendMs), raw: perSecond(entries.length, rawMs), verify: perSecond(entries.length, verifyMs), hash: perSecond(entries.length, hashMs), batch };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
-  printTable(`Audit log (${quick ? "quick" : "full"})`, await benchAudit({ quick }));
+export async function benchAudit(options: { quick: boolean }): Promise<Area> {
+  const count = options.quick ? 3_000 : 100_000;
+  const concurrency = options.quick ? 256 : 4096;
+  const runs = await repeat(options.quick ? 2 : 3, () => oneRun(count, concurrency));
+  const each = (key: keyof AuditRun) => runs.map((r) => [r[key]]);
+  return {
+    title: "Audit log",
+    command: `npm run bench -- --only audit${options.quick ? " --quick" : ""}`,
+    figures: [
+      figure({
+        what: `durable appends, ${count.toLocaleString("en-US")} entries from ${concurrency} concurrent callers`,
+        unit: "entries/s",
+        better: "higher",
+        ours: each("append"),
+        baseline: each("raw"),
+        baselineName: `raw SQLite inserts of the same bytes, ${runs[0]?.batch}/txn, same pragmas`,
+        target: { ratio: 0.5, value: 50_000 },
+      }),
+      figure({
+        what: "verify the whole log (chain, Merkle root, checkpoints)",
+        unit: "entries/s",
+        better: "higher",
+        ours: each("verify"),
+        baseline: each("hash"),
+        baselineName: "raw SHA-256 of the same entry bytes",
+        target: { ratio: 0.5 },
+      }),
+    ],
+    notes: [],
+  };
 }

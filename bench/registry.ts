@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { x as extractTar } from "tar";
 import {
   generateSigningKey,
@@ -13,7 +12,8 @@ import {
   TrustPolicySchema,
   verifySkillPackage,
 } from "../skills-registry/index.js";
-import type { Row } from "./report.js";
+import { type Area, figure } from "./figure.js";
+import { repeat, timeEach } from "./measure.js";
 
 /** A skill of about `bytes` of code and data: text that compresses like real source does. */
 function writeSkill(dir: string, bytes: number): void {
@@ -47,23 +47,9 @@ function writeSkill(dir: string, bytes: number): void {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-async function timeRuns(runs: number, once: (i: number) => Promise<void> | void): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await once(i);
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
-
-export async function benchRegistry(options: { quick: boolean }): Promise<Row[]> {
-  const runs = options.quick ? 5 : 50;
+export async function benchRegistry(options: { quick: boolean }): Promise<Area> {
+  const runs = options.quick ? 2 : 5;
+  const perRun = options.quick ? 4 : 20;
   const root = mkdtempSync(join(tmpdir(), "sg-bench-registry-"));
   try {
     const src = join(root, "src");
@@ -78,36 +64,45 @@ export async function benchRegistry(options: { quick: boolean }): Promise<Row[]>
     const policy = TrustPolicySchema.parse({ publishers: [{ name: "bench", scopes: ["@bench/*"], keys: [{ id: key.keyId, pem: key.publicPem }] }] });
     const trustedRoot = publicGoodTrustedRoot();
 
-    const verifyMs = await timeRuns(runs * 4, () => void verifySkillPackage(packed.tarball, bundleJson, policy, trustedRoot));
-    const hashMs = await timeRuns(runs * 4, () => void createHash("sha256").update(packed.tarball).digest());
-    const installMs = await timeRuns(runs, async (i) => {
-      const home = join(root, `home-${i}`);
-      await installSkill({ tarball: packed.tarball, bundleJson, source: tgz, policy, trustedRoot, storeDir: join(home, "skills"), lockfilePath: join(home, "lock.json") });
-    });
-    const extractMs = await timeRuns(runs, async (i) => {
-      const out = join(root, `plain-${i}`);
-      mkdirSync(out);
-      await extractTar({ file: tgz, cwd: out });
-    });
-    const perSecond = (ms: number) => 1000 / ms;
-    return [
-      {
-        what: `keyed verify, 1 MiB skill (${Math.round(packed.tarball.length / 1024)} KiB packed) (median ${verifyMs.toFixed(2)} ms)`,
-        ours: perSecond(verifyMs),
-        baseline: perSecond(hashMs),
-        unit: "verifies/s",
-        baselineName: "SHA-256 of the tarball alone",
-        floor: 500,
-      },
-      {
-        what: `verify + install, 1 MiB skill in ${packed.files.length} files (median ${installMs.toFixed(1)} ms)`,
-        ours: perSecond(installMs),
-        baseline: perSecond(extractMs),
-        unit: "installs/s",
-        baselineName: `plain tar extraction (median ${extractMs.toFixed(1)} ms)`,
-        target: 1 / 3,
-      },
-    ];
+    let installs = 0;
+    const measured = await repeat(runs, async () => ({
+      verify: await timeEach(perRun * 4, () => void verifySkillPackage(packed.tarball, bundleJson, policy, trustedRoot)),
+      hash: await timeEach(perRun * 4, () => void createHash("sha256").update(packed.tarball).digest()),
+      install: await timeEach(perRun, async () => {
+        const home = join(root, `home-${installs++}`);
+        await installSkill({ tarball: packed.tarball, bundleJson, source: tgz, policy, trustedRoot, storeDir: join(home, "skills"), lockfilePath: join(home, "lock.json") });
+      }),
+      extract: await timeEach(perRun, async () => {
+        const out = join(root, `plain-${installs++}`);
+        mkdirSync(out);
+        await extractTar({ file: tgz, cwd: out });
+      }),
+    }));
+    const ms = (key: "verify" | "hash" | "install" | "extract") => measured.map((m) => m[key].map((us) => us / 1000));
+    return {
+      title: "Skill packages",
+      command: `npm run bench -- --only registry${options.quick ? " --quick" : ""}`,
+      figures: [
+        figure({
+          what: `keyed signature + digest verify, 1 MiB skill (${Math.round(packed.tarball.length / 1024)} KiB packed)`,
+          unit: "ms",
+          better: "lower",
+          ours: ms("verify"),
+          baseline: ms("hash"),
+          baselineName: "SHA-256 of the tarball alone",
+        }),
+        figure({
+          what: `verify + safe install, 1 MiB skill in ${packed.files.length} files`,
+          unit: "ms",
+          better: "lower",
+          ours: ms("install"),
+          baseline: ms("extract"),
+          baselineName: "plain `tar` extraction of the same tarball",
+          target: { ratio: 1 / 3 },
+        }),
+      ],
+      notes: [],
+    };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,21 +1,84 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
 import { benchAudit } from "./audit.js";
+import { renderChart } from "./chart.js";
+import type { Curve } from "./curve.js";
+import type { Area } from "./figure.js";
 import { benchGateway } from "./gateway.js";
 import { benchRegistry } from "./registry.js";
+import { machine, type Report, renderReport } from "./report.js";
 import { benchSandbox } from "./sandbox.js";
+import { scaleEntries } from "./scale-entries.js";
+import { scaleSessions } from "./scale-sessions.js";
 import { benchStartup } from "./startup.js";
-import { machine, printTable } from "./report.js";
 
-/** `npm run bench [-- --quick]`: every benchmark, each figure beside its in-run baseline. */
-const quick = process.argv.includes("--quick");
-console.log(`# skillgate benchmarks (${quick ? "quick smoke run" : "full"})\n\nMachine: ${machine()}`);
-printTable("Audit log", await benchAudit({ quick }));
-printTable("Skill packages", await benchRegistry({ quick }));
-const sandbox = await benchSandbox({ quick });
-printTable("Sandbox", sandbox.rows);
-for (const note of sandbox.notes) console.log(`\n${note}`);
-const gateway = await benchGateway({ quick });
-printTable("Gateway", gateway.rows);
-for (const note of gateway.notes) console.log(`\n${note}`);
-const startup = await benchStartup({ quick });
-printTable("Gateway start", startup.rows);
-for (const note of startup.notes) console.log(`\n${note}`);
+type Options = { quick: boolean };
+const AREAS: Record<string, (o: Options) => Promise<Area>> = {
+  audit: benchAudit,
+  registry: benchRegistry,
+  sandbox: benchSandbox,
+  gateway: benchGateway,
+  startup: benchStartup,
+};
+const CURVES: Record<string, (o: Options) => Promise<Curve[]>> = {
+  "scale-sessions": scaleSessions,
+  "scale-entries": scaleEntries,
+};
+const NAMES = [...Object.keys(AREAS), ...Object.keys(CURVES)];
+export const CHARTS_DIR = "docs/benchmarks";
+
+const ArgsSchema = z.object({
+  quick: z.boolean().default(false),
+  only: z
+    .string()
+    .optional()
+    .transform((s) => s?.split(",").map((w) => w.trim()))
+    .pipe(z.array(z.enum(NAMES as [string, ...string[]])).optional()),
+  out: z.string().min(1).optional(),
+});
+
+function parse(argv: string[]): z.infer<typeof ArgsSchema> {
+  const { values } = parseArgs({ args: argv, options: { quick: { type: "boolean" }, only: { type: "string" }, out: { type: "string" } }, strict: true });
+  const parsed = ArgsSchema.safeParse(values);
+  if (!parsed.success) throw new Error(`--only takes a comma-separated list of: ${NAMES.join(", ")}`);
+  return parsed.data;
+}
+
+/**
+ * `npm run bench [-- --quick] [--only NAME,...] [--out DIR]`: every benchmark, each figure
+ * beside its in-run baseline, then the scale curves; writes BENCHMARKS.md, one PNG chart
+ * per curve and results.json. Only a full run of everything writes into the working tree by
+ * default (that is the committed report); anything else goes to a temporary directory.
+ */
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const options = { quick: args.quick };
+  const chosen = (name: string) => !args.only || args.only.includes(name);
+  const out = resolve(args.out ?? (args.quick || args.only ? mkdtempSync(join(tmpdir(), "skillgate-bench-")) : process.cwd()));
+  const report: Report = { mode: args.quick ? "quick" : "full", machine: machine(), date: new Date().toISOString().slice(0, 10), areas: [], curves: [] };
+  console.log(`# skillgate benchmarks (${report.mode})\n\nMachine: ${report.machine}\n`);
+  for (const [name, run] of Object.entries(AREAS)) {
+    if (!chosen(name)) continue;
+    console.log(`running ${name}…`);
+    report.areas.push(await run(options));
+  }
+  for (const [name, run] of Object.entries(CURVES)) {
+    if (!chosen(name)) continue;
+    console.log(`running ${name}…`);
+    report.curves.push(...(await run(options)));
+  }
+  mkdirSync(join(out, CHARTS_DIR), { recursive: true });
+  for (const curve of report.curves) writeFileSync(join(out, CHARTS_DIR, `${curve.id}.png`), await renderChart(curve));
+  writeFileSync(join(out, CHARTS_DIR, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderReport(report, (c) => `${CHARTS_DIR}/${c.id}.png`);
+  writeFileSync(join(out, "BENCHMARKS.md"), markdown);
+  console.log(`\n${markdown}\nReport written to ${join(out, "BENCHMARKS.md")}, charts and results.json in ${join(out, CHARTS_DIR)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

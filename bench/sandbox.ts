@@ -1,44 +1,13 @@
 import { fork, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { createContext, Script } from "node:vm";
-import { type SandboxSkill, SandboxPool } from "../sandbox/index.js";
-import { parseManifest } from "../skills-registry/index.js";
-import { type Percentiles, percentiles, rssKb } from "./measure.js";
-import type { Row } from "./report.js";
+import { SandboxPool } from "../sandbox/index.js";
+import { ECHO_SKILL as skill } from "./echo-skill.js";
+import { type Area, figure } from "./figure.js";
+import { repeat, timeEach } from "./measure.js";
 
-const CODE = `
-import { kv } from "skillgate";
-let calls = 0;
-export async function echo(input) { calls += 1; return { n: input.n, calls }; }
-export async function kv_once(input) { await kv.get("k"); return { n: input.n }; }
-export async function kv_many(input) { for (let i = 0; i < input.times; i++) await kv.get("k"); return { n: input.times }; }
-`;
-
-const manifest = parseManifest(
-  JSON.stringify({
-    name: "@bench/echo",
-    version: "1.0.0",
-    description: "Benchmark skill.",
-    entry: "index.js",
-    tools: ["echo", "kv_once", "kv_many"].map((name) => ({ name, description: name, input: { type: "object" }, effect: "read" })),
-    capabilities: { kv: {} },
-    limits: { memoryMb: 32, cpuMs: 5000, wallMs: 60000 },
-  }),
-);
-const skill: SandboxSkill = { name: manifest.name, digest: "b".repeat(64), code: CODE, manifest };
-
-async function sample(n: number, once: (i: number) => Promise<unknown>): Promise<Percentiles> {
-  const us: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = performance.now();
-    await once(i);
-    us.push((performance.now() - start) * 1000);
-  }
-  return percentiles(us);
-}
-
-/** The floor under any cross-process call: one IPC round trip between two idle Node processes. */
-async function ipcRoundTrip(n: number): Promise<Percentiles> {
+/** The floor under any cross-process call: IPC round trips between two idle Node processes, in µs. */
+export async function ipcRoundTrips(n: number): Promise<number[]> {
   const child = fork(new URL("./ipc-echo.js", import.meta.url), [], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   await new Promise((resolve) => child.once("message", resolve));
   const once = () =>
@@ -46,10 +15,12 @@ async function ipcRoundTrip(n: number): Promise<Percentiles> {
       child.once("message", () => resolve());
       child.send({ type: "ping" });
     });
-  for (let i = 0; i < 200; i++) await once();
-  const result = await sample(n, once);
-  child.kill();
-  return result;
+  try {
+    await timeEach(200, once);
+    return await timeEach(n, once);
+  } finally {
+    child.kill();
+  }
 }
 
 function spawnPerCall(): Promise<void> {
@@ -60,44 +31,65 @@ function spawnPerCall(): Promise<void> {
   });
 }
 
-const fmt = (p: Percentiles) => `p50 ${p.p50.toFixed(0)} µs, p99 ${p.p99.toFixed(0)} µs, ${p.min.toFixed(0)}–${p.max.toFixed(0)}`;
+interface SandboxSamples {
+  warm: number[];
+  cold: number[];
+  capability: number[];
+  vm: number[];
+  spawn: number[];
+  ipc: number[];
+}
 
-export async function benchSandbox(options: { quick: boolean }): Promise<{ rows: Row[]; notes: string[] }> {
-  const n = options.quick ? 50 : 2000;
-  const pool = await SandboxPool.start({ size: 1, capabilityHandler: async () => null, maxLimits: { maxCalls: 100_000 }, maxCallsPerInvocation: 100_000 });
+interface SandboxRun {
+  samples: SandboxSamples;
+  walls: Record<string, unknown>;
+}
+
+async function oneRun(n: number, quick: boolean): Promise<SandboxRun> {
+  // Each capability call's round trip is the gap between two consecutive requests reaching the
+  // gateway side of a guest loop: reply out, guest resumes, next request in.
+  const arrivals: number[] = [];
+  const pool = await SandboxPool.start({
+    size: 1,
+    capabilityHandler: async () => {
+      arrivals.push(performance.now());
+      return null;
+    },
+    maxLimits: { maxCalls: 100_000 },
+    maxCallsPerInvocation: 100_000,
+  });
   try {
-    await pool.invoke({ session: "warm", skill, tool: "echo", input: { n: 0 } });
-    for (let i = 0; i < 200; i++) await pool.invoke({ session: "warm", skill, tool: "echo", input: { n: i } });
-    const warm = await sample(n, (i) => pool.invoke({ session: "warm", skill, tool: "echo", input: { n: i } }));
-    const cold = await sample(Math.max(20, n / 20), (i) => pool.invoke({ session: `cold-${i}`, skill, tool: "echo", input: { n: i }, fresh: true }));
-    const capOnce = await sample(n, (i) => pool.invoke({ session: "warm", skill, tool: "kv_once", input: { n: i } }));
-    const times = 1000;
-    const manyStart = performance.now();
-    await pool.invoke({ session: "warm", skill, tool: "kv_many", input: { times } });
-    const perCapUs = ((performance.now() - manyStart) * 1000) / times;
+    await timeEach(200, (i) => pool.invoke({ session: "warm", skill, tool: "echo", input: { n: i } }));
+    const warm = await timeEach(n, (i) => pool.invoke({ session: "warm", skill, tool: "echo", input: { n: i } }));
+    const cold = await timeEach(Math.max(10, n / 20), (i) => pool.invoke({ session: `cold-${i}`, skill, tool: "echo", input: { n: i }, fresh: true }));
+    await pool.invoke({ session: "warm", skill, tool: "kv_many", input: { times: n + 1 } });
+    const capability = arrivals.slice(1).map((t, i) => (t - (arrivals[i] as number)) * 1000);
 
-    const context = createContext({});
-    const fn = new Script("(async (input) => ({ n: input.n, calls: 1 }))").runInContext(context) as (input: { n: number }) => Promise<unknown>;
-    const vmBase = await sample(n, (i) => fn({ n: i }));
-    const spawnBase = await sample(options.quick ? 5 : 40, () => spawnPerCall());
-    const ipc = await ipcRoundTrip(n);
-
-    const pid = pool.workerPid("rss", skill.digest) as number;
-    const before = rssKb(pid);
-    for (let i = 0; i < 100; i++) await pool.invoke({ session: `rss-${i}`, skill, tool: "echo", input: { n: i } });
-    const after = rssKb(pid);
-    const perSecond = (us: number) => 1e6 / us;
-    return {
-      rows: [
-        { what: `warm invoke (${fmt(warm)})`, ours: perSecond(warm.p50), baseline: perSecond(vmBase.p50), unit: "calls/s", baselineName: `node:vm in-process, unsafe floor (${fmt(vmBase)})`, floor: perSecond(150) },
-        { what: "warm invoke vs the IPC floor", ours: perSecond(warm.p50), baseline: perSecond(ipc.p50), unit: "calls/s", baselineName: `one bare IPC round trip between two processes (${fmt(ipc)})` },
-        { what: `warm invoke vs spawn per call`, ours: perSecond(warm.p50), baseline: perSecond(spawnBase.p50), unit: "calls/s", baselineName: `child_process spawn per call (${fmt(spawnBase)})`, target: 100 },
-        { what: `cold invoke: new isolate + module (${fmt(cold)})`, ours: perSecond(cold.p50), baseline: perSecond(spawnBase.p50), unit: "calls/s", baselineName: "spawn per call", floor: perSecond(5000) },
-        { what: `capability round trip guest→gateway→guest (${perCapUs.toFixed(0)} µs each in a loop of ${times}; one-call invoke ${fmt(capOnce)})`, ours: perSecond(perCapUs), baseline: perSecond(warm.p50), unit: "calls/s", baselineName: "a warm invoke", floor: perSecond(200) },
-      ],
-      notes: [`Worker RSS: ${(before / 1024).toFixed(1)} MiB → ${(after / 1024).toFixed(1)} MiB after 100 more warm isolates (${((after - before) / 1024 / 100).toFixed(2)} MiB each).`, `Walls: ${JSON.stringify(pool.walls)}`],
-    };
+    const fn = new Script("(async (input) => ({ n: input.n, calls: 1 }))").runInContext(createContext({})) as (input: { n: number }) => Promise<unknown>;
+    await timeEach(200, (i) => fn({ n: i }));
+    const vm = await timeEach(n, (i) => fn({ n: i }));
+    const spawned = await timeEach(quick ? 3 : 10, () => spawnPerCall());
+    const ipc = await ipcRoundTrips(n);
+    return { samples: { warm, cold, capability, vm, spawn: spawned, ipc }, walls: { ...pool.walls } };
   } finally {
     await pool.close();
   }
+}
+
+export async function benchSandbox(options: { quick: boolean }): Promise<Area> {
+  const runs = await repeat(options.quick ? 2 : 5, () => oneRun(options.quick ? 50 : 1000, options.quick));
+  const all = (key: keyof SandboxSamples) => runs.map((r) => r.samples[key]);
+  const walls = runs[0]?.walls ?? {};
+  return {
+    title: "Sandbox",
+    command: `npm run bench -- --only sandbox${options.quick ? " --quick" : ""}`,
+    figures: [
+      figure({ what: "warm invoke (isolate kept for the session)", unit: "µs", better: "lower", ours: all("warm"), baseline: all("vm"), baselineName: "`node:vm` in-process, the unsafe floor", target: { value: 150 } }),
+      figure({ what: "warm invoke, against the IPC floor", unit: "µs", better: "lower", ours: all("warm"), baseline: all("ipc"), baselineName: "one bare IPC round trip between two Node processes" }),
+      figure({ what: "warm invoke, against spawn per call", unit: "µs", better: "lower", ours: all("warm"), baseline: all("spawn"), baselineName: "`child_process` spawn per call (container-style)", target: { ratio: 100 } }),
+      figure({ what: "cold invoke: new isolate, compile, link, call", unit: "µs", better: "lower", ours: all("cold"), baseline: all("spawn"), baselineName: "`child_process` spawn per call", target: { value: 5000 } }),
+      figure({ what: "capability round trip guest → gateway → guest", unit: "µs", better: "lower", ours: all("capability"), baseline: all("ipc"), baselineName: "one bare IPC round trip", target: { value: 200 } }),
+    ],
+    notes: [`Walls active in this run: ${Object.entries(walls).map(([k, v]) => `${k} ${v}`).join(", ")}.`],
+  };
 }

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { type Percentiles, percentiles, rssKb } from "./measure.js";
-import type { Row } from "./report.js";
+import { type Area, figure } from "./figure.js";
+import { rssKb } from "./measure.js";
 
 const CLI = fileURLToPath(new URL("../runtime/cli/main.js", import.meta.url));
 const BARE = `require("node:http").createServer((q, s) => s.end("ok")).listen(0, "127.0.0.1", function () { console.log(JSON.stringify({ port: this.address().port })); });`;
@@ -36,39 +36,40 @@ async function stop(child: ChildProcess): Promise<void> {
   await new Promise((resolve) => child.once("exit", resolve));
 }
 
-const fmt = (p: Percentiles) => `p50 ${p.p50.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms, ${p.min.toFixed(0)}–${p.max.toFixed(0)}`;
-
 /**
  * Gateway start to a healthy /healthz (state dir made beforehand, so it is the start that is
  * timed, not `init`), beside a bare Node HTTP server's start; then the idle RSS of the
- * gateway and its sandbox workers, a few seconds after start.
+ * gateway and its sandbox workers a moment after start, beside the bare server's.
  */
-export async function benchStartup(options: { quick: boolean }): Promise<{ rows: Row[]; notes: string[] }> {
-  const runs = options.quick ? 3 : 15;
+export async function benchStartup(options: { quick: boolean }): Promise<Area> {
+  const runs = options.quick ? 3 : 10;
+  const settleMs = options.quick ? 500 : 2000;
   const home = await mkdtemp(join(tmpdir(), "sg-bench-start-"));
   try {
     const init = spawn(process.execPath, [CLI, "--home", home, "init"], { stdio: "ignore" });
     await new Promise((resolve) => init.once("exit", resolve));
-    const ours: number[] = [];
-    const bare: number[] = [];
-    let idleMb = 0;
+    const startMs = { ours: [] as number[][], bare: [] as number[][] };
+    const idleMiB = { ours: [] as number[][], bare: [] as number[][] };
     for (let i = 0; i < runs; i++) {
-      const g = await startUntilHealthy([CLI, "--home", home, "--json", "serve", "--port", "0"]);
-      ours.push(g.ms * 1000);
-      if (i === runs - 1) {
-        await new Promise((r) => setTimeout(r, options.quick ? 500 : 3000));
-        idleMb = rssKb(g.child.pid as number) / 1024;
+      for (const [key, args] of [
+        ["ours", [CLI, "--home", home, "--json", "serve", "--port", "0"]],
+        ["bare", ["-e", BARE]],
+      ] as const) {
+        const server = await startUntilHealthy([...args]);
+        startMs[key].push([server.ms]);
+        await new Promise((r) => setTimeout(r, settleMs));
+        idleMiB[key].push([rssKb(server.child.pid as number) / 1024]);
+        await stop(server.child);
       }
-      await stop(g.child);
-      const b = await startUntilHealthy(["-e", BARE]);
-      bare.push(b.ms * 1000);
-      await stop(b.child);
     }
-    const o = percentiles(ours.map((us) => us / 1000));
-    const b = percentiles(bare.map((us) => us / 1000));
     return {
-      rows: [{ what: `gateway start to a healthy /healthz (${fmt(o)}, ${runs} runs)`, ours: 1000 / o.p50, baseline: 1000 / b.p50, unit: "starts/s", baselineName: `bare node:http server (${fmt(b)})`, floor: 1000 / 500 }],
-      notes: [`Idle RSS of the gateway and its sandbox workers after start: ${idleMb.toFixed(0)} MiB (target ≤ 200 MiB).`],
+      title: "Gateway start and idle memory",
+      command: `npm run bench -- --only startup${options.quick ? " --quick" : ""}`,
+      figures: [
+        figure({ what: "`skillgate serve` to a healthy /healthz (2 sandbox workers ready)", unit: "ms", better: "lower", ours: startMs.ours, baseline: startMs.bare, baselineName: "a bare `node:http` server to its first 200", target: { value: 500 } }),
+        figure({ what: `idle RSS of the gateway and its sandbox workers, ${settleMs / 1000} s after start`, unit: "MiB", better: "lower", ours: idleMiB.ours, baseline: idleMiB.bare, baselineName: "the bare `node:http` server", target: { value: 200 } }),
+      ],
+      notes: [],
     };
   } finally {
     await rm(home, { recursive: true, force: true });
