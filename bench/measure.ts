@@ -63,16 +63,25 @@ export async function repeat<T>(runs: number, once: (run: number) => Promise<T>)
   return out;
 }
 
-/** RSS of a process and its descendants (the worker runs under an `unshare` parent). */
-export function rssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  let total = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+/** A /proc figure (kB) of a process and its descendants (the worker runs under an `unshare` parent). */
+function treeKb(pid: number, file: string, field: RegExp): number {
+  let total = Number(field.exec(readFileSync(`/proc/${pid}/${file}`, "utf8"))?.[1] ?? 0);
   let children = "";
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
   } catch {
     // No children file on this kernel: the process alone.
   }
-  for (const child of children.trim().split(/\s+/).filter(Boolean)) total += rssKb(Number(child));
+  for (const child of children.trim().split(/\s+/).filter(Boolean)) total += treeKb(Number(child), file, field);
   return total;
+}
+
+/** Resident set of a process tree: pages shared between its processes (the node binary) count once per process. */
+export function rssKb(pid: number): number {
+  return treeKb(pid, "status", /VmRSS:\s+(\d+)/);
+}
+
+/** Proportional set size of a process tree: shared pages split between the processes sharing them. */
+export function pssKb(pid: number): number {
+  return treeKb(pid, "smaps_rollup", /^Pss:\s+(\d+)/m);
 }

@@ -1,4 +1,3 @@
-import { request } from "undici";
 import type { Manifest } from "../../skills-registry/index.js";
 import { checkCapability, type NetTarget } from "../../sandbox/index.js";
 import { SkillgateError } from "../errors.js";
@@ -112,7 +111,7 @@ export class CredentialBroker {
       let url = target.url;
       if (credential) url = await this.inject(req, target, credential, method, headers);
       const sendBody = method === "GET" || method === "HEAD" ? undefined : body;
-      const dispatcher = pinnedDispatcher(pinned, Math.min(o.timeoutMs, 10_000));
+      const dispatcher = await pinnedDispatcher(pinned, Math.min(o.timeoutMs, 10_000));
       // After a redirect the path is the server's choice and may echo the secret: scrub it wherever it is repeated.
       const path = o.scrubber.scrub(target.path);
       // Recorded before it goes out (status 0 until an answer comes), so a request that never answers is evidence too.
@@ -122,6 +121,7 @@ export class CredentialBroker {
       let responseHeaders: Record<string, string | string[] | undefined>;
       let raw: Buffer;
       try {
+        const { request } = await import("undici");
         const res = await request(url, { method: method as "GET", headers, body: sendBody, dispatcher, signal: deadline });
         status = res.statusCode;
         record.status = status;

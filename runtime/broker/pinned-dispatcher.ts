@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP, type LookupFunction } from "node:net";
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import { SkillgateError } from "../errors.js";
 import { type AddressClass, classifyAddress } from "./address-policy.js";
 
@@ -56,7 +56,9 @@ export async function resolveAllowed(host: string, allowedHosts: readonly string
  * lookup happens between the check and the connect, so a rebinding resolver cannot swap
  * the target. TLS still verifies the certificate for the host name.
  */
-export function pinnedDispatcher(pinned: ResolvedAddress, connectTimeoutMs: number): Agent {
+export async function pinnedDispatcher(pinned: ResolvedAddress, connectTimeoutMs: number): Promise<Agent> {
+  // Loaded on the first egress, not at gateway start: most of a gateway's life needs no HTTP client.
+  const { Agent } = await import("undici");
   const lookup: LookupFunction = (_hostname, options, callback) => {
     if ((options as { all?: boolean }).all) (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [pinned]);
     else callback(null, pinned.address, pinned.family);

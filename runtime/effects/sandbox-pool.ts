@@ -18,22 +18,24 @@ export async function startSandboxPool(options: {
   audit: AuditLog;
   logger: Logger;
   size: number;
-  broker?: CredentialBroker;
-  governor?: Governor;
+  /**
+   * The control layer, when the pool is started before it is built (the gateway boots its
+   * workers while it opens the vault and loads policy). No capability call can arrive
+   * before then: no skill runs until the host that owns this pool exists.
+   */
+  control?: Promise<{ broker: CredentialBroker; governor: Governor }>;
 }): Promise<SandboxPool> {
   const s = options.sandbox;
+  const effects = { workspacesRoot: options.paths.workspacesDir, audit: options.audit, logger: options.logger };
+  const control = options.control;
+  const handler = control ? control.then((c) => defaultCapabilityHandler({ ...effects, ...c })) : Promise.resolve(defaultCapabilityHandler(effects));
+  handler.catch(() => undefined);
   const pool = await SandboxPool.start({
     size: options.size,
     heapMb: s.workerHeapMb,
     idleTtlMs: s.idleTtlSeconds * 1000,
     maxLimits: { memoryMb: s.maxMemoryMb, cpuMs: s.maxCpuMs, wallMs: s.maxWallMs, outputBytes: s.maxOutputBytes, maxCalls: s.maxCallsPerInvocation },
-    capabilityHandler: defaultCapabilityHandler({
-      workspacesRoot: options.paths.workspacesDir,
-      audit: options.audit,
-      logger: options.logger,
-      ...(options.broker ? { broker: options.broker } : {}),
-      ...(options.governor ? { governor: options.governor } : {}),
-    }),
+    capabilityHandler: async (call) => (await handler)(call),
     onEvent: (event) => auditSandboxEvent(options.audit, event),
   });
   if (!pool.walls.permissionModel) options.logger.warn("sandbox: this Node has no permission model; workers can read and write files");

@@ -61,6 +61,18 @@ async function skillInstructions(paths: StatePaths, skill: SandboxSkill): Promis
 export type HostedInvoker = Pick<SandboxPool, "invoke" | "walls" | "close">;
 
 /** Agents, sessions, lanes and the sandbox behind the gateway's chat methods. */
+/** A promise settled from outside (Promise.withResolvers, which Node 20 lacks). */
+function settleable<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 export class AgentHost {
   private constructor(
     private readonly agents: Map<string, Agent>,
@@ -86,8 +98,13 @@ export class AgentHost {
     resolver?: Resolver;
   }): Promise<AgentHost> {
     const { paths, config, audit, logger } = options;
-    const state = await StateDb.open(paths.stateDb);
+    // Workers boot (a few hundred ms) while the vault, policy and skills load.
+    const control = settleable<{ broker: CredentialBroker; governor: Governor }>();
+    const poolStarting = options.invoker ? Promise.resolve(options.invoker) : startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize, control: control.promise });
+    poolStarting.catch(() => undefined);
+    let state: StateDb | undefined;
     try {
+      state = await StateDb.open(paths.stateDb);
       for (const t of await state.failInterruptedTurns(new Date().toISOString())) {
         await audit.append({ session: t.session, actor: "gateway", kind: "system", type: "turn.interrupted", data: { turn: t.id, completed: t.completed.map((c) => `${c.tool}:${c.status}`) } });
       }
@@ -126,10 +143,13 @@ export class AgentHost {
         }
         agents.set(agent.id, { config: agent, tools: new ToolRegistry(skills, agent.policy.tools), system, model: await modelFor(paths, agent) });
       }
-      const pool = options.invoker ?? (await startSandboxPool({ paths, sandbox: config.sandbox, audit, logger, size: config.sandbox.poolSize, broker, governor }));
+      control.resolve({ broker, governor });
+      const pool = await poolStarting;
       return new AgentHost(agents, pool, state, new LaneScheduler(config.lanes), audit, { vault, scrubber, governor, approvals });
     } catch (err) {
-      await state.close();
+      control.reject(err);
+      await poolStarting.then((pool) => (pool === options.invoker ? undefined : pool.close())).catch(() => undefined);
+      await state?.close();
       throw err;
     }
   }

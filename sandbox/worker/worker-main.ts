@@ -65,4 +65,11 @@ function main(): void {
   send({ type: "ready", ivm: { packageName, version } });
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  // One line, no stack: the gateway reports the exit; this says why (e.g. no isolated-vm build for this Node).
+  const code = (err as { code?: unknown }).code;
+  process.stderr.write(`skillgate sandbox worker: ${typeof code === "string" ? `${code}: ` : ""}${(err as Error).message}\n`);
+  process.exit(1);
+}
