@@ -105,12 +105,12 @@ export async function benchAudit(options: { quick: boolean }): Promise<Area> {
     command: `npm run bench -- --only audit${options.quick ? " --quick" : ""}`,
     figures: [
       figure({
-        what: `durable appends, ${count.toLocaleString("en-US")} entries from ${concurrency} concurrent callers`,
+        what: `durable appends, ${count.toLocaleString("en-US")} entries from ${concurrency.toLocaleString("en-US")} concurrent callers`,
         unit: "entries/s",
         better: "higher",
         ours: each("append"),
         baseline: each("raw"),
-        baselineName: `raw SQLite inserts of the same bytes, ${runs[0]?.batch}/txn, same pragmas`,
+        baselineName: `raw SQLite inserts of the same bytes, ${runs[0]?.batch.toLocaleString("en-US")}/txn, same pragmas`,
         target: { ratio: 0.5, value: 50_000 },
       }),
       figure({

@@ -1,3 +1,4 @@
+import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -41,7 +42,8 @@ const ArgsSchema = z.object({
 });
 
 function parse(argv: string[]): z.infer<typeof ArgsSchema> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: "boolean" }, only: { type: "string" }, out: { type: "string" } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { quick: { type: "boolean" }, only: { type: "string" }, out: { type: "string" }, child: { type: "string" } }, strict: true });
+  delete values.child;
   const parsed = ArgsSchema.safeParse(values);
   if (!parsed.success) throw new Error(`--only takes a comma-separated list of: ${NAMES.join(", ")}`);
   return parsed.data;
@@ -53,22 +55,52 @@ function parse(argv: string[]): z.infer<typeof ArgsSchema> {
  * per curve and results.json. Only a full run of everything writes into the working tree by
  * default (that is the committed report); anything else goes to a temporary directory.
  */
+/**
+ * Each benchmark runs in a fresh process: no JIT, heap or file-cache state carries from one
+ * area into the next, and a crash in one (a V8 fatal error was seen once in a long run)
+ * fails that area with its own message instead of taking the whole report down.
+ */
+function inChild<T>(name: string, quick: boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL(import.meta.url), ["--child", name, ...(quick ? ["--quick"] : [])], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let result: { ok: true; value: T } | { ok: false; message: string } | undefined;
+    child.once("message", (m) => (result = m as typeof result));
+    child.once("exit", (code, signal) => {
+      if (result?.ok) resolve(result.value);
+      else reject(new Error(`${name}: ${result ? result.message : `benchmark process exited (${signal ?? code})`}`));
+    });
+  });
+}
+
+async function runChild(name: string, quick: boolean): Promise<void> {
+  try {
+    const area = AREAS[name];
+    const curves = CURVES[name];
+    const value = area ? await area({ quick }) : curves ? await curves({ quick }) : undefined;
+    if (value === undefined) throw new Error(`no benchmark named ${name}`);
+    process.send?.({ ok: true, value });
+  } catch (err) {
+    process.send?.({ ok: false, message: err instanceof Error ? err.message : String(err) });
+  }
+  process.disconnect?.();
+}
+
 async function main(): Promise<void> {
+  const child = process.argv.indexOf("--child");
+  if (child >= 0) return runChild(process.argv[child + 1] ?? "", process.argv.includes("--quick"));
   const args = parse(process.argv.slice(2));
   const options = { quick: args.quick };
   const chosen = (name: string) => !args.only || args.only.includes(name);
   const out = resolve(args.out ?? (args.quick || args.only ? mkdtempSync(join(tmpdir(), "skillgate-bench-")) : process.cwd()));
   const report: Report = { mode: args.quick ? "quick" : "full", machine: machine(), date: new Date().toISOString().slice(0, 10), areas: [], curves: [] };
   console.log(`# skillgate benchmarks (${report.mode})\n\nMachine: ${report.machine}\n`);
-  for (const [name, run] of Object.entries(AREAS)) {
-    if (!chosen(name)) continue;
+  for (const name of Object.keys(AREAS).filter(chosen)) {
     console.log(`running ${name}…`);
-    report.areas.push(await run(options));
+    report.areas.push(await inChild<Area>(name, options.quick));
   }
-  for (const [name, run] of Object.entries(CURVES)) {
-    if (!chosen(name)) continue;
+  for (const name of Object.keys(CURVES).filter(chosen)) {
     console.log(`running ${name}…`);
-    report.curves.push(...(await run(options)));
+    report.curves.push(...(await inChild<Curve[]>(name, options.quick)));
   }
   mkdirSync(join(out, CHARTS_DIR), { recursive: true });
   for (const curve of report.curves) writeFileSync(join(out, CHARTS_DIR, `${curve.id}.png`), await renderChart(curve));

@@ -71,7 +71,7 @@ export async function scaleSessions(options: { quick: boolean }): Promise<Curve[
       x,
       y: { title: "µs per call" },
       series: [series("skillgate p50", (p) => p.p50), series("skillgate p99", (p) => p.p99), { ...series("bare IPC round trip p50 (floor)", () => floor), reference: true }],
-      reading: `From ${first.sessions} to ${last.sessions} warm sessions the p50 goes ${fmt(first.p50)} → ${fmt(last.p50)} µs and the p99 ${fmt(first.p99)} → ${fmt(last.p99)} µs; a bare IPC round trip is ${fmt(floor)} µs.`,
+      reading: `From ${first.sessions} to ${last.sessions.toLocaleString("en-US")} warm sessions the p50 goes ${fmt(first.p50)} → ${fmt(last.p50)} µs and the p99 ${fmt(first.p99)} → ${fmt(last.p99)} µs; a bare IPC round trip is ${fmt(floor)} µs.`,
     },
     {
       id: "sessions-worker-memory",
@@ -80,7 +80,7 @@ export async function scaleSessions(options: { quick: boolean }): Promise<Curve[
       x,
       y: { title: "worker RSS, MiB" },
       series: [series("worker RSS (one isolate per session)", (p) => p.workerMiB)],
-      reading: `${fmt(first.workerMiB)} MiB with ${first.sessions} warm isolate, ${fmt(last.workerMiB)} MiB with ${last.sessions}: about ${fmt(perIsolate * 1024)} KiB per warm session. Idle isolates are disposed after the idle TTL (60 s by default), so this is the peak for that many sessions active within a minute.`,
+      reading: `${fmt(first.workerMiB)} MiB with ${first.sessions} warm isolate, ${fmt(last.workerMiB)} MiB with ${last.sessions.toLocaleString("en-US")}: about ${fmt(perIsolate * 1024)} KiB per warm session. Idle isolates are disposed after the idle TTL (60 s by default), so this is the peak for that many sessions active within a minute.`,
     },
     {
       id: "sessions-audit-append",
@@ -89,7 +89,7 @@ export async function scaleSessions(options: { quick: boolean }): Promise<Curve[
       x,
       y: { title: "entries/s", log: true },
       series: [series("skillgate append() (group commit)", (p) => p.appends), series("raw SQLite inserts, one txn per N", (p) => p.raw)],
-      reading: `One session appending alone waits for its own fsync (${fmt(first.appends)}/s); ${last.sessions} sessions share group commits (${fmt(last.appends)}/s). Raw inserts batched the same way: ${fmt(first.raw)} → ${fmt(last.raw)}/s.`,
+      reading: `One session appending alone waits for its own fsync (${fmt(first.appends)}/s); ${last.sessions.toLocaleString("en-US")} sessions share group commits (${fmt(last.appends)}/s). Raw inserts batched the same way: ${fmt(first.raw)} → ${fmt(last.raw)}/s.`,
     },
   ];
 }
