@@ -8,7 +8,7 @@ import { Sqlite } from "../audit/store/sqlite.js";
 import { type Area, figure } from "./figure.js";
 import { repeat } from "./measure.js";
 
-export function sampleInput(i: number, session = `agent:bench:group:${i % 64}`): AppendInput {
+function sampleInput(i: number, session = `agent:bench:group:${i % 64}`): AppendInput {
   return {
     session,
     actor: "broker",

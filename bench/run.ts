@@ -29,7 +29,7 @@ const CURVES: Record<string, (o: Options) => Promise<Curve[]>> = {
   "scale-entries": scaleEntries,
 };
 const NAMES = [...Object.keys(AREAS), ...Object.keys(CURVES)];
-export const CHARTS_DIR = "docs/benchmarks";
+const CHARTS_DIR = "docs/benchmarks";
 
 const ArgsSchema = z.object({
   quick: z.boolean().default(false),
@@ -42,19 +42,12 @@ const ArgsSchema = z.object({
 });
 
 function parse(argv: string[]): z.infer<typeof ArgsSchema> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: "boolean" }, only: { type: "string" }, out: { type: "string" }, child: { type: "string" } }, strict: true });
-  delete values.child;
+  const { values } = parseArgs({ args: argv, options: { quick: { type: "boolean" }, only: { type: "string" }, out: { type: "string" } }, strict: true });
   const parsed = ArgsSchema.safeParse(values);
   if (!parsed.success) throw new Error(`--only takes a comma-separated list of: ${NAMES.join(", ")}`);
   return parsed.data;
 }
 
-/**
- * `npm run bench [-- --quick] [--only NAME,...] [--out DIR]`: every benchmark, each figure
- * beside its in-run baseline, then the scale curves; writes BENCHMARKS.md, one PNG chart
- * per curve and results.json. Only a full run of everything writes into the working tree by
- * default (that is the committed report); anything else goes to a temporary directory.
- */
 /**
  * Each benchmark runs in a fresh process: no JIT, heap or file-cache state carries from one
  * area into the next, and a crash in one (a V8 fatal error was seen once in a long run)
@@ -85,6 +78,12 @@ async function runChild(name: string, quick: boolean): Promise<void> {
   process.disconnect?.();
 }
 
+/**
+ * `npm run bench [-- --quick] [--only NAME,...] [--out DIR]`: every benchmark, each figure
+ * beside its in-run baseline, then the scale curves; writes BENCHMARKS.md, one PNG chart
+ * per curve and results.json. Only a full run of everything writes into the working tree by
+ * default (that is the committed report); anything else goes to a temporary directory.
+ */
 async function main(): Promise<void> {
   const child = process.argv.indexOf("--child");
   if (child >= 0) return runChild(process.argv[child + 1] ?? "", process.argv.includes("--quick"));

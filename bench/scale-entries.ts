@@ -7,7 +7,7 @@ import type { Curve } from "./curve.js";
 import { summarize, timeEach } from "./measure.js";
 import { fmt } from "./report.js";
 
-export interface AtSize {
+interface AtSize {
   entries: number;
   appends: number;
   inclusionHashes: number;
@@ -17,7 +17,7 @@ export interface AtSize {
 }
 
 /** RFC 6962 bounds: inclusion ≤ ⌈log2 n⌉ hashes, consistency ≤ 2⌈log2 n⌉. */
-export function logarithmic(points: AtSize[]): boolean {
+function logarithmic(points: AtSize[]): boolean {
   return points.every((p) => p.inclusionHashes <= Math.ceil(Math.log2(p.entries)) && p.consistencyHashes <= 2 * Math.ceil(Math.log2(p.entries)));
 }
 

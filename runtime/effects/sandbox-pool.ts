@@ -27,8 +27,7 @@ export async function startSandboxPool(options: {
 }): Promise<SandboxPool> {
   const s = options.sandbox;
   const effects = { workspacesRoot: options.paths.workspacesDir, audit: options.audit, logger: options.logger };
-  const control = options.control;
-  const handler = control ? control.then((c) => defaultCapabilityHandler({ ...effects, ...c })) : Promise.resolve(defaultCapabilityHandler(effects));
+  const handler = options.control ? options.control.then((c) => defaultCapabilityHandler({ ...effects, ...c })) : Promise.resolve(defaultCapabilityHandler(effects));
   handler.catch(() => undefined);
   const pool = await SandboxPool.start({
     size: options.size,
