@@ -1,5 +1,4 @@
 import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +14,7 @@ import { ensureOperatorToken, ensureState } from "../runtime/state/init.js";
 import type { StatePaths } from "../runtime/state/state-dir.js";
 import { inProcessNotes } from "./gateway-baseline.js";
 import { type Area, figure } from "./figure.js";
-import { repeat, rssKb } from "./measure.js";
+import { childPids, repeat, rssKb } from "./measure.js";
 
 /** Each turn: the model calls two sandboxed tools (write a note, list notes), then answers. */
 const SCRIPT = `rules:
@@ -41,17 +40,7 @@ interface RunResult {
 
 /** RSS of this process's children except the load generator: the sandbox workers. */
 function workersRssKb(exclude: number | undefined): number {
-  let children = "";
-  try {
-    children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8");
-  } catch {
-    return 0;
-  }
-  return children
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
+  return childPids(process.pid)
     .filter((pid) => pid !== exclude)
     .reduce((sum, pid) => sum + rssKb(pid), 0);
 }

@@ -64,16 +64,18 @@ export async function repeat<T>(runs: number, once: (run: number) => Promise<T>)
 }
 
 /** A /proc figure (kB) of a process and its descendants (the worker runs under an `unshare` parent). */
-function treeKb(pid: number, file: string, field: RegExp): number {
-  let total = Number(field.exec(readFileSync(`/proc/${pid}/${file}`, "utf8"))?.[1] ?? 0);
-  let children = "";
+/** Direct children of a process (none where the kernel has no children file). */
+export function childPids(pid: number): number[] {
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    // No children file on this kernel: the process alone.
+    return [];
   }
-  for (const child of children.trim().split(/\s+/).filter(Boolean)) total += treeKb(Number(child), file, field);
-  return total;
+}
+
+function treeKb(pid: number, file: string, field: RegExp): number {
+  const own = Number(field.exec(readFileSync(`/proc/${pid}/${file}`, "utf8"))?.[1] ?? 0);
+  return childPids(pid).reduce((total, child) => total + treeKb(child, file, field), own);
 }
 
 /** Resident set of a process tree: pages shared between its processes (the node binary) count once per process. */
@@ -84,4 +86,13 @@ export function rssKb(pid: number): number {
 /** Proportional set size of a process tree: shared pages split between the processes sharing them. */
 export function pssKb(pid: number): number {
   return treeKb(pid, "smaps_rollup", /^Pss:\s+(\d+)/m);
+}
+
+/** Deterministic pseudo-random numbers below a bound, so two runs use the same data. */
+export function picker(seed: number): (below: number) => number {
+  let state = seed;
+  return (below) => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % below;
+  };
 }

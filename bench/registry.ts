@@ -13,7 +13,7 @@ import {
   verifySkillPackage,
 } from "../skills-registry/index.js";
 import { type Area, figure } from "./figure.js";
-import { repeat, timeEach } from "./measure.js";
+import { picker, repeat, timeEach } from "./measure.js";
 
 /** A skill of about `bytes` of code and data: text that compresses like real source does. */
 function writeSkill(dir: string, bytes: number): void {
@@ -29,11 +29,8 @@ function writeSkill(dir: string, bytes: number): void {
     }),
   );
   writeFileSync(join(dir, "index.js"), "export async function noop() { return {}; }\n");
-  let seed = 1;
-  const word = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed.toString(36);
-  };
+  const next = picker(1);
+  const word = () => next(2 ** 31).toString(36);
   const perFile = 64 * 1024;
   for (let i = 0; i * perFile < bytes; i++) {
     const parts: string[] = [];

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AuditLog, generateNoteKey } from "../audit/index.js";
 import { appendMany } from "./audit.js";
 import type { Curve } from "./curve.js";
-import { summarize, timeEach } from "./measure.js";
+import { picker, summarize, timeEach } from "./measure.js";
 import { fmt } from "./report.js";
 
 interface AtSize {
@@ -19,15 +19,6 @@ interface AtSize {
 /** RFC 6962 bounds: inclusion ≤ ⌈log2 n⌉ hashes, consistency ≤ 2⌈log2 n⌉. */
 function logarithmic(points: AtSize[]): boolean {
   return points.every((p) => p.inclusionHashes <= Math.ceil(Math.log2(p.entries)) && p.consistencyHashes <= 2 * Math.ceil(Math.log2(p.entries)));
-}
-
-/** Deterministic picks, so two runs prove the same seqs. */
-function picker(seed: number): (below: number) => number {
-  let state = seed;
-  return (below) => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state % below;
-  };
 }
 
 /**
