@@ -4,7 +4,7 @@ import { SkillgateError } from "../errors.js";
 import type { Scrubber } from "../secrets/scrubber.js";
 import type { Vault } from "../secrets/vault.js";
 import { credentialAllowed, injectCredential } from "./inject-credential.js";
-import { pinnedDispatcher, type Resolver, resolveAllowed, systemResolver } from "./pinned-dispatcher.js";
+import { loadUndici, pinnedDispatcher, type Resolver, resolveAllowed, systemResolver } from "./pinned-dispatcher.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -121,7 +121,7 @@ export class CredentialBroker {
       let responseHeaders: Record<string, string | string[] | undefined>;
       let raw: Buffer;
       try {
-        const { request } = await import("undici");
+        const { request } = await loadUndici();
         const res = await request(url, { method: method as "GET", headers, body: sendBody, dispatcher, signal: deadline });
         status = res.statusCode;
         record.status = status;

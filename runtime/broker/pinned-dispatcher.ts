@@ -56,9 +56,16 @@ export async function resolveAllowed(host: string, allowedHosts: readonly string
  * lookup happens between the check and the connect, so a rebinding resolver cannot swap
  * the target. TLS still verifies the certificate for the host name.
  */
+let undici: Promise<typeof import("undici")> | undefined;
+
+/** undici, loaded on the first egress rather than at gateway start: most of a gateway's life needs no HTTP client. */
+export function loadUndici(): Promise<typeof import("undici")> {
+  undici ??= import("undici");
+  return undici;
+}
+
 export async function pinnedDispatcher(pinned: ResolvedAddress, connectTimeoutMs: number): Promise<Agent> {
-  // Loaded on the first egress, not at gateway start: most of a gateway's life needs no HTTP client.
-  const { Agent } = await import("undici");
+  const { Agent } = await loadUndici();
   const lookup: LookupFunction = (_hostname, options, callback) => {
     if ((options as { all?: boolean }).all) (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [pinned]);
     else callback(null, pinned.address, pinned.family);
