@@ -12,6 +12,7 @@ import { signNote } from "./note/signed-note.js";
 import { type BlobRow, type EntryRow, LogStore } from "./store/log-store.js";
 import { ROWS_PER_STATEMENT } from "./store/schema.js";
 import { acquireWriterLock } from "./store/writer-lock.js";
+import type { ChunkedOptions } from "./verify/chunked-walk.js";
 import { DatabaseSource } from "./verify/db-source.js";
 import type { VerifyReport } from "./verify/report.js";
 import { verifyLog } from "./verify/verify-log.js";
@@ -461,14 +462,10 @@ export class AuditLog {
     return appended;
   }
 
-  async verify(options: { trustedCheckpoints?: string[] } = {}): Promise<VerifyReport> {
+  async verify(options: { trustedCheckpoints?: string[] } & ChunkedOptions = {}): Promise<VerifyReport> {
     await this.settle();
     const source = new DatabaseSource(this.store, this.origin, this.vkey);
-    return verifyLog(source, {
-      key: this.options.signer,
-      keyPinned: true,
-      ...(options.trustedCheckpoints ? { trustedCheckpoints: options.trustedCheckpoints } : {}),
-    });
+    return verifyLog(source, { ...options, key: this.options.signer, keyPinned: true });
   }
 
   /** Writes a self-contained export (entries, blobs, checkpoints, vkey) after a fresh checkpoint. */

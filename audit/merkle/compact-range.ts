@@ -59,6 +59,11 @@ export class CompactRange {
     return acc;
   }
 
+  /** The perfect subtrees' hashes, left to right (what `fromPerfectSubtrees` takes back). */
+  subtreeHashes(): Buffer[] {
+    return [...this.hashes];
+  }
+
   clone(): CompactRange {
     const copy = new CompactRange();
     copy.levels.push(...this.levels);

@@ -48,14 +48,17 @@ const SCAN_START = -9e18;
 export class LogStore {
   private readonly writes: WriteQueue;
 
-  private constructor(readonly db: Sqlite) {
+  private constructor(
+    readonly db: Sqlite,
+    readonly path: string,
+  ) {
     this.writes = new WriteQueue(db);
   }
 
   static async open(path: string, options: { readonly?: boolean } = {}): Promise<LogStore> {
     const db = await Sqlite.open(path, options);
     if (!options.readonly) await db.exec(AUDIT_SCHEMA);
-    return new LogStore(db);
+    return new LogStore(db, path);
   }
 
   async meta(key: string): Promise<string | undefined> {
@@ -125,6 +128,22 @@ export class LogStore {
       if (rows.length < pageSize) return;
       after = (rows[rows.length - 1] as EntryRow).seq;
     }
+  }
+
+  /** Row count and seq bounds: the rows are exactly seq 0..count-1 when min is 0 and max is count-1. */
+  async seqBounds(): Promise<{ count: number; min: number | null; max: number | null }> {
+    const row = await this.db.get<{ count: number; min: number | null; max: number | null }>(
+      "SELECT count(*) AS count, min(seq) AS min, max(seq) AS max FROM entries",
+    );
+    return row ?? { count: 0, min: null, max: null };
+  }
+
+  /** Rows with from <= seq < to, in seq order. */
+  range(from: number, to: number): Promise<EntryRow[]> {
+    return this.db.all<EntryRow & Record<string, SqlValue>>(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq`,
+      [from, to],
+    );
   }
 
   query(filter: { session?: string; kind?: string; fromSeq?: number; limit: number }): Promise<EntryRow[]> {

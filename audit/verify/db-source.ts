@@ -1,5 +1,5 @@
 import type { LogStore } from "../store/log-store.js";
-import type { LogSource, SourceEntry } from "./source.js";
+import type { ChunkSource, LogSource, SourceEntry } from "./source.js";
 
 /** Reads a live (or copied) audit database for verification and export. */
 export class DatabaseSource implements LogSource {
@@ -22,6 +22,12 @@ export class DatabaseSource implements LogSource {
 
   async checkpoints(): Promise<string[]> {
     return (await this.store.checkpoints()).map((row) => row.note);
+  }
+
+  async chunkSource(): Promise<ChunkSource | undefined> {
+    const { count, min, max } = await this.store.seqBounds();
+    const exact = count > 0 && min === 0 && max === count - 1;
+    return exact ? { kind: "sqlite", path: this.store.path, size: count } : undefined;
   }
 
   async blobType(sha256: string): Promise<string | undefined> {

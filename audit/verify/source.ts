@@ -7,6 +7,16 @@ export interface SourceEntry {
   nodes?: Buffer;
 }
 
+/**
+ * Storage that worker threads can read a range of entries from by themselves, given
+ * only when its rows are exactly positions 0..size-1 (so position and seq coincide).
+ */
+export interface ChunkSource {
+  kind: "sqlite";
+  path: string;
+  size: number;
+}
+
 export interface LogSource {
   readonly origin: string;
   /** The verifier key text the source carries (not trusted unless the caller pins it). */
@@ -16,6 +26,8 @@ export interface LogSource {
   blob(sha256: string): Promise<Buffer | undefined>;
   /** Signed checkpoint notes stored with the log, in any order. */
   checkpoints(): Promise<string[]>;
+  /** Offered by sources whose entries workers can read directly; absent or undefined means walk in order. */
+  chunkSource?(): Promise<ChunkSource | undefined>;
 }
 
 export async function* entriesOf(source: LogSource): AsyncGenerator<SourceEntry> {

@@ -4,23 +4,15 @@ import { HASH_SIZE, leafHash, sha256 } from "../merkle/hash.js";
 import type { NoteVerifierKey } from "../note/keys.js";
 import { checkCheckpoint } from "./checkpoints.js";
 import type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./report.js";
+import { type ChunkedOptions, walkInChunks } from "./chunked-walk.js";
 import { entriesOf, type LogSource, type SourceEntry } from "./source.js";
+import { checkBlobs, Failed, fail, noteRedaction, type WalkState } from "./walk-state.js";
 
-export interface VerifyOptions {
+export interface VerifyOptions extends ChunkedOptions {
   key: NoteVerifierKey;
   keyPinned: boolean;
   /** Signed checkpoints the auditor holds from earlier (detects truncation and rollback). */
   trustedCheckpoints?: string[];
-}
-
-class Failed extends Error {
-  constructor(readonly failure: VerifyFailure) {
-    super(failure.message);
-  }
-}
-
-function fail(kind: FailureKind, seq: number, message: string): never {
-  throw new Failed({ kind, seq, message });
 }
 
 /** Returns size → root for every checkpoint that verifies; a bad one fails verification. */
@@ -85,18 +77,6 @@ async function failIfInsertedAt(source: LogSource, position: number, seq: number
   }
 }
 
-interface WalkState {
-  range: CompactRange;
-  chain: Buffer;
-  chainBeforeLast: Buffer;
-  /** Blobs whose content is absent: sha256 → first referencing seq. */
-  absentBlobs: Map<string, number>;
-  redactions: Map<string, { seq: number; reason: string }>;
-  lastStoredMatch: number;
-  lastTrustedMatch: number;
-  checkpointsVerified: number;
-  trustedVerified: number;
-}
 
 /**
  * Checks one entry against the walk so far. Synchronous on the common path; only a
@@ -148,23 +128,7 @@ function advance(stored: SourceEntry, leaf: Buffer, state: WalkState): void {
   state.chain = sha256(state.chain, leaf);
 }
 
-function noteRedaction(entry: AuditEntry, state: WalkState): void {
-  if (entry.kind !== "system" || entry.type !== "blob.redacted") return;
-  const sha = entry.data.sha256;
-  const reason = entry.data.reason;
-  if (typeof sha === "string") state.redactions.set(sha, { seq: entry.seq, reason: typeof reason === "string" ? reason : "" });
-}
 
-async function checkBlobs(source: LogSource, entry: AuditEntry, state: WalkState): Promise<void> {
-  for (const ref of entry.blobs) {
-    const content = await source.blob(ref.sha256);
-    if (content === undefined) {
-      if (!state.absentBlobs.has(ref.sha256)) state.absentBlobs.set(ref.sha256, entry.seq);
-    } else if (content.length !== ref.size || sha256(content).toString("hex") !== ref.sha256) {
-      fail("modified", entry.seq, `content of blob ${ref.sha256} referenced by seq ${entry.seq} was replaced`);
-    }
-  }
-}
 
 function checkRootsAt(size: number, state: WalkState, stored: Map<number, Buffer>, trusted: Map<number, Buffer>): void {
   const storedRoot = stored.get(size);
@@ -213,7 +177,7 @@ function resolveBlobs(state: WalkState, signedSize: number): RedactedBlob[] {
  * recomputed root at its size. Stops at the first failure and says where it is.
  */
 export async function verifyLog(source: LogSource, options: VerifyOptions): Promise<VerifyReport> {
-  const state: WalkState = {
+  let state: WalkState = {
     range: new CompactRange(),
     chain: Buffer.alloc(HASH_SIZE),
     chainBeforeLast: Buffer.alloc(HASH_SIZE),
@@ -239,11 +203,15 @@ export async function verifyLog(source: LogSource, options: VerifyOptions): Prom
   try {
     const stored = checkedRoots(await source.checkpoints(), source.origin, options.key, "modified");
     const trusted = checkedRoots(options.trustedCheckpoints ?? [], source.origin, options.key, "rolled-back");
-    for await (const page of source.pages()) {
-      for (const entry of page) {
-        const pending = checkEntry(source, entry, state);
-        if (pending) await pending;
-        checkRootsAt(state.range.size, state, stored, trusted);
+    const chunked = await walkInChunks(source, stored, trusted, options);
+    if (chunked) state = chunked;
+    else {
+      for await (const page of source.pages()) {
+        for (const entry of page) {
+          const pending = checkEntry(source, entry, state);
+          if (pending) await pending;
+          checkRootsAt(state.range.size, state, stored, trusted);
+        }
       }
     }
     const size = state.range.size;

@@ -1,0 +1,48 @@
+import { sha256 } from "../merkle/hash.js";
+import type { AuditEntry } from "../entry.js";
+import type { CompactRange } from "../merkle/compact-range.js";
+import type { FailureKind, VerifyFailure } from "./report.js";
+import type { LogSource } from "./source.js";
+
+/** What a walk over the log has established so far; shared by the sequential and chunked walks. */
+export interface WalkState {
+  range: CompactRange;
+  chain: Buffer;
+  chainBeforeLast: Buffer;
+  /** Blobs whose content is absent: sha256 → first referencing seq. */
+  absentBlobs: Map<string, number>;
+  redactions: Map<string, { seq: number; reason: string }>;
+  lastStoredMatch: number;
+  lastTrustedMatch: number;
+  checkpointsVerified: number;
+  trustedVerified: number;
+}
+
+/** A verdict found mid-walk; caught at the top and turned into the report's failure. */
+export class Failed extends Error {
+  constructor(readonly failure: VerifyFailure) {
+    super(failure.message);
+  }
+}
+
+export function fail(kind: FailureKind, seq: number, message: string): never {
+  throw new Failed({ kind, seq, message });
+}
+
+export function noteRedaction(entry: AuditEntry, state: WalkState): void {
+  if (entry.kind !== "system" || entry.type !== "blob.redacted") return;
+  const sha = entry.data.sha256;
+  const reason = entry.data.reason;
+  if (typeof sha === "string") state.redactions.set(sha, { seq: entry.seq, reason: typeof reason === "string" ? reason : "" });
+}
+
+export async function checkBlobs(source: LogSource, entry: AuditEntry, state: WalkState): Promise<void> {
+  for (const ref of entry.blobs) {
+    const content = await source.blob(ref.sha256);
+    if (content === undefined) {
+      if (!state.absentBlobs.has(ref.sha256)) state.absentBlobs.set(ref.sha256, entry.seq);
+    } else if (content.length !== ref.size || sha256(content).toString("hex") !== ref.sha256) {
+      fail("modified", entry.seq, `content of blob ${ref.sha256} referenced by seq ${entry.seq} was replaced`);
+    }
+  }
+}
