@@ -66,6 +66,10 @@ async function main(argv: string[]): Promise<void> {
       // Help (asked for, or shown for a bare command group) has already been printed.
       if (err.exitCode === 0 || err.code === "commander.help") {
         process.exitCode = err.exitCode;
+        // A bare command group is a usage error too; a --json caller still gets its one object.
+        if (err.exitCode !== 0 && json) {
+          process.stdout.write(`${JSON.stringify({ ok: false, error: { code: "USAGE", message: "a subcommand is required (usage is on stderr)" } })}\n`);
+        }
         return;
       }
       // One line, and no control characters from the argument that caused it.

@@ -472,7 +472,7 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
     rmSync(env.root, { recursive: true, force: true });
   });
 
-  // --- Known production bugs, each exposed by one test ---------------------------------
+  // --- Production bugs found earlier, each exposed by one test ---------------------------
 
   it(
     "commander's usage errors (typos with suggestions, arguments with newlines) are one stderr line",
@@ -492,9 +492,6 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
 
   it(
     "missing, wrong-kind and over-long file arguments give a domain code, never a raw errno or driver code",
-    {
-      todo: "BUG: several file arguments surface raw Node/SQLite codes: `skill pack missing-dir` → ENOENT, `skill pack file.txt` → ENOTDIR, `skill init file.txt` → EEXIST, `audit verify --checkpoint missing` → ENOENT, `audit verify --checkpoint empty-dir` → EISDIR, `audit verify --db file.txt` → SQLITE_NOTADB, `audit export --out file.txt` → ENOTDIR, `skill verify <100 KB name>` / `--home <100 KB>` → ENAMETOOLONG, `--home file.txt trust list` → ENOTDIR; `skill run missing-dir t --dev` also prints a WARNING line before the ENOENT line",
-    },
     async () => {
       const raw = /^(E[A-Z]+|SQLITE_[A-Z_]+|INTERNAL)$/;
       const env = freshEnv();
@@ -544,7 +541,6 @@ describe("CLI: every command refuses malformed, missing and hostile arguments cl
 
   it(
     "--json with a bare command group still answers with one JSON object",
-    { todo: "BUG: `skillgate --json skill` (a group without its subcommand) exits 1 with the help text on stderr and nothing on stdout, so a --json caller gets no {ok:false,error} object" },
     async () => {
       const env = freshEnv();
       const run = await runCliAsync(["--home", env.home, "--json", "skill"], { cwd: env.cwd });

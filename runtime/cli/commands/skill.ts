@@ -250,8 +250,9 @@ function registerRunCommand(skill: Command): void {
         if (!isLoopback(config.gateway.host)) {
           throw new SkillgateError("DEV_REFUSED", `--dev is refused: the gateway config binds ${config.gateway.host}, not loopback`);
         }
-        process.stderr.write(`skillgate: WARNING: running UNSIGNED skill directory ${target} (--dev). It is sandboxed, but nobody vouched for it.\n`);
+        // Warn only about a directory that loaded: a failed load is one error line, nothing else.
         skillToRun = await loadDevSkill(target);
+        process.stderr.write(`skillgate: WARNING: running UNSIGNED skill directory ${target} (--dev). It is sandboxed, but nobody vouched for it.\n`);
       } else {
         skillToRun = await loadInstalledSkill(cli.paths, config.trust, parseArg(SkillNameArg, target, "skill"));
       }
