@@ -4,7 +4,7 @@ import { CompactRange } from "../merkle/compact-range.js";
 import { HASH_SIZE } from "../merkle/hash.js";
 import { type ChunkResult, ChunkResultSchema, type ChunkTask } from "./chunk.js";
 import type { ChunkSource, LogSource } from "./source.js";
-import { checkBlobs, Failed, noteRedaction, type WalkState } from "./walk-state.js";
+import { checkBlobs, Failed, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
 
 export interface ChunkedOptions {
   /** Worker threads; default one per available core. Fewer than 1 turns the chunked walk off. */
@@ -126,17 +126,7 @@ export async function walkInChunks(
   const joined = results && join(results, tasks);
   if (!joined) return undefined;
 
-  const state: WalkState = {
-    range: joined.range,
-    chain: Buffer.alloc(HASH_SIZE),
-    chainBeforeLast: Buffer.alloc(HASH_SIZE),
-    absentBlobs: new Map(),
-    redactions: new Map(),
-    lastStoredMatch: 0,
-    lastTrustedMatch: 0,
-    checkpointsVerified: 0,
-    trustedVerified: 0,
-  };
+  const state = newWalkState(joined.range);
   for (const s of checkpointSizes) {
     const root = joined.roots.get(s);
     if (!root) continue;

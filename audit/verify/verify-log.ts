@@ -1,12 +1,11 @@
 import { type AuditEntry, decodeEntry } from "../entry.js";
-import { CompactRange } from "../merkle/compact-range.js";
 import { HASH_SIZE, leafHash, sha256 } from "../merkle/hash.js";
 import type { NoteVerifierKey } from "../note/keys.js";
 import { checkCheckpoint } from "./checkpoints.js";
 import type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./report.js";
 import { type ChunkedOptions, walkInChunks } from "./chunked-walk.js";
 import { entriesOf, type LogSource, type SourceEntry } from "./source.js";
-import { checkBlobs, Failed, fail, noteRedaction, type WalkState } from "./walk-state.js";
+import { checkBlobs, Failed, fail, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
 
 export interface VerifyOptions extends ChunkedOptions {
   key: NoteVerifierKey;
@@ -177,17 +176,7 @@ function resolveBlobs(state: WalkState, signedSize: number): RedactedBlob[] {
  * recomputed root at its size. Stops at the first failure and says where it is.
  */
 export async function verifyLog(source: LogSource, options: VerifyOptions): Promise<VerifyReport> {
-  let state: WalkState = {
-    range: new CompactRange(),
-    chain: Buffer.alloc(HASH_SIZE),
-    chainBeforeLast: Buffer.alloc(HASH_SIZE),
-    absentBlobs: new Map(),
-    redactions: new Map(),
-    lastStoredMatch: 0,
-    lastTrustedMatch: 0,
-    checkpointsVerified: 0,
-    trustedVerified: 0,
-  };
+  let state = newWalkState();
   const report = (failure?: VerifyFailure, redacted: RedactedBlob[] = []): VerifyReport => ({
     ok: failure === undefined,
     origin: source.origin,

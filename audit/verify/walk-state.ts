@@ -1,6 +1,6 @@
-import { sha256 } from "../merkle/hash.js";
 import type { AuditEntry } from "../entry.js";
-import type { CompactRange } from "../merkle/compact-range.js";
+import { CompactRange } from "../merkle/compact-range.js";
+import { HASH_SIZE, sha256 } from "../merkle/hash.js";
 import type { FailureKind, VerifyFailure } from "./report.js";
 import type { LogSource } from "./source.js";
 
@@ -16,6 +16,21 @@ export interface WalkState {
   lastTrustedMatch: number;
   checkpointsVerified: number;
   trustedVerified: number;
+}
+
+/** Nothing established yet, over the given tree (an empty one for a walk from the start). */
+export function newWalkState(range: CompactRange = new CompactRange()): WalkState {
+  return {
+    range,
+    chain: Buffer.alloc(HASH_SIZE),
+    chainBeforeLast: Buffer.alloc(HASH_SIZE),
+    absentBlobs: new Map(),
+    redactions: new Map(),
+    lastStoredMatch: 0,
+    lastTrustedMatch: 0,
+    checkpointsVerified: 0,
+    trustedVerified: 0,
+  };
 }
 
 /** A verdict found mid-walk; caught at the top and turned into the report's failure. */
