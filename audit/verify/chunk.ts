@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type AuditEntry, decodeEntry, EntrySchema } from "../entry.js";
 import { CompactRange } from "../merkle/compact-range.js";
 import { HASH_SIZE, leafHash, sha256 } from "../merkle/hash.js";
+import { isRedaction } from "./walk-state.js";
 
 /**
  * One aligned slice of the log, checked on its own: entries [start, end) where start is
@@ -54,7 +55,7 @@ export interface ChunkRow {
 }
 
 function isSpecial(entry: AuditEntry): boolean {
-  return entry.blobs.length > 0 || (entry.kind === "system" && entry.type === "blob.redacted");
+  return entry.blobs.length > 0 || isRedaction(entry);
 }
 
 /**

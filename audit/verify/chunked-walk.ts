@@ -4,7 +4,7 @@ import { CompactRange } from "../merkle/compact-range.js";
 import { HASH_SIZE } from "../merkle/hash.js";
 import { type ChunkResult, ChunkResultSchema, type ChunkTask } from "./chunk.js";
 import type { ChunkSource, LogSource } from "./source.js";
-import { checkBlobs, Failed, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
+import { checkBlobs, checkRootsAt, Failed, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
 
 export interface ChunkedOptions {
   /** Worker threads; default one per available core. Fewer than 1 turns the chunked walk off. */
@@ -127,22 +127,11 @@ export async function walkInChunks(
   if (!joined) return undefined;
 
   const state = newWalkState(joined.range);
-  for (const s of checkpointSizes) {
-    const root = joined.roots.get(s);
-    if (!root) continue;
-    const storedRoot = stored.get(s);
-    const trustedRoot = trusted.get(s);
-    if ((storedRoot && !storedRoot.equals(root)) || (trustedRoot && !trustedRoot.equals(root))) return undefined;
-    if (storedRoot) {
-      state.lastStoredMatch = s;
-      state.checkpointsVerified += 1;
-    }
-    if (trustedRoot) {
-      state.lastTrustedMatch = s;
-      state.trustedVerified += 1;
-    }
-  }
   try {
+    for (const s of checkpointSizes) {
+      const root = joined.roots.get(s);
+      if (root) checkRootsAt(s, () => root, state, stored, trusted);
+    }
     for (const result of results) {
       if (!result.ok) return undefined;
       for (const entry of result.specials) {

@@ -5,7 +5,7 @@ import { checkCheckpoint } from "./checkpoints.js";
 import type { FailureKind, RedactedBlob, VerifyFailure, VerifyReport } from "./report.js";
 import { type ChunkedOptions, walkInChunks } from "./chunked-walk.js";
 import { entriesOf, type LogSource, type SourceEntry } from "./source.js";
-import { checkBlobs, Failed, fail, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
+import { checkBlobs, checkRootsAt, Failed, fail, newWalkState, noteRedaction, type WalkState } from "./walk-state.js";
 
 export interface VerifyOptions extends ChunkedOptions {
   key: NoteVerifierKey;
@@ -76,7 +76,6 @@ async function failIfInsertedAt(source: LogSource, position: number, seq: number
   }
 }
 
-
 /**
  * Checks one entry against the walk so far. Synchronous on the common path; only a
  * failure (to classify it) or a blob reference (to read its content) needs the source.
@@ -125,29 +124,6 @@ function advance(stored: SourceEntry, leaf: Buffer, state: WalkState): void {
   }
   state.chainBeforeLast = state.chain;
   state.chain = sha256(state.chain, leaf);
-}
-
-
-
-function checkRootsAt(size: number, state: WalkState, stored: Map<number, Buffer>, trusted: Map<number, Buffer>): void {
-  const storedRoot = stored.get(size);
-  const trustedRoot = trusted.get(size);
-  if (!storedRoot && !trustedRoot) return;
-  const root = state.range.root();
-  if (storedRoot) {
-    if (!storedRoot.equals(root)) {
-      fail("modified", state.lastStoredMatch, `entries ${state.lastStoredMatch}..${size - 1} do not match the signed checkpoint at size ${size}`);
-    }
-    state.lastStoredMatch = size;
-    state.checkpointsVerified += 1;
-  }
-  if (trustedRoot) {
-    if (!trustedRoot.equals(root)) {
-      fail("rolled-back", state.lastTrustedMatch, `the log's history after seq ${state.lastTrustedMatch - 1} differs from a trusted checkpoint at size ${size}`);
-    }
-    state.lastTrustedMatch = size;
-    state.trustedVerified += 1;
-  }
 }
 
 /**
@@ -199,7 +175,7 @@ export async function verifyLog(source: LogSource, options: VerifyOptions): Prom
         for (const entry of page) {
           const pending = checkEntry(source, entry, state);
           if (pending) await pending;
-          checkRootsAt(state.range.size, state, stored, trusted);
+          checkRootsAt(state.range.size, () => state.range.root(), state, stored, trusted);
         }
       }
     }

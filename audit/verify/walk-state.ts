@@ -44,8 +44,13 @@ export function fail(kind: FailureKind, seq: number, message: string): never {
   throw new Failed({ kind, seq, message });
 }
 
+/** The `system` entry that records a blob's deletion. */
+export function isRedaction(entry: AuditEntry): boolean {
+  return entry.kind === "system" && entry.type === "blob.redacted";
+}
+
 export function noteRedaction(entry: AuditEntry, state: WalkState): void {
-  if (entry.kind !== "system" || entry.type !== "blob.redacted") return;
+  if (!isRedaction(entry)) return;
   const sha = entry.data.sha256;
   const reason = entry.data.reason;
   if (typeof sha === "string") state.redactions.set(sha, { seq: entry.seq, reason: typeof reason === "string" ? reason : "" });
@@ -59,5 +64,31 @@ export async function checkBlobs(source: LogSource, entry: AuditEntry, state: Wa
     } else if (content.length !== ref.size || sha256(content).toString("hex") !== ref.sha256) {
       fail("modified", entry.seq, `content of blob ${ref.sha256} referenced by seq ${entry.seq} was replaced`);
     }
+  }
+}
+
+/**
+ * Checks the recomputed root at `size` against the signed checkpoints (the log's own and
+ * the auditor's) of that size; `root` is called only when there is one, since computing
+ * it costs hashes.
+ */
+export function checkRootsAt(size: number, root: () => Buffer, state: WalkState, stored: Map<number, Buffer>, trusted: Map<number, Buffer>): void {
+  const storedRoot = stored.get(size);
+  const trustedRoot = trusted.get(size);
+  if (!storedRoot && !trustedRoot) return;
+  const recomputed = root();
+  if (storedRoot) {
+    if (!storedRoot.equals(recomputed)) {
+      fail("modified", state.lastStoredMatch, `entries ${state.lastStoredMatch}..${size - 1} do not match the signed checkpoint at size ${size}`);
+    }
+    state.lastStoredMatch = size;
+    state.checkpointsVerified += 1;
+  }
+  if (trustedRoot) {
+    if (!trustedRoot.equals(recomputed)) {
+      fail("rolled-back", state.lastTrustedMatch, `the log's history after seq ${state.lastTrustedMatch - 1} differs from a trusted checkpoint at size ${size}`);
+    }
+    state.lastTrustedMatch = size;
+    state.trustedVerified += 1;
   }
 }
